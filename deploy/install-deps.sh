@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian 12 (bookworm) packages bandgate needs to build, run its demo and run its tests.
+# Safe to run twice: apt-get install is idempotent and the package lists are refreshed at most once an hour.
+# Usage: deploy/install-deps.sh [build|test]   (default: test, which is a superset of build)
+set -eu
+what=${1:-test}
+
+build_pkgs="build-essential cmake pkg-config libglib2.0-dev libmosquitto-dev libwebsockets-dev
+ libsqlite3-dev libcjson-dev libssl-dev libsystemd-dev dbus-daemon"
+# The simulator's conformance tests are written in Python against Debian's own bindings; bluetoothctl
+# (package bluez) is the client nobody here wrote; mosquitto is the real broker the later tests start.
+test_pkgs="$build_pkgs python3 python3-gi gir1.2-glib-2.0 python3-cryptography python3-pexpect bluez
+ mosquitto mosquitto-clients sqlite3"
+
+case $what in
+  build) pkgs=$build_pkgs ;;
+  test) pkgs=$test_pkgs ;;
+  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+
+missing=
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+stamp=/var/lib/apt/periodic/bandgate-update-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +60 2>/dev/null)" ]; then
+  $SUDO apt-get update -q
+  $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
+fi
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
