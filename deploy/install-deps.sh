@@ -8,8 +8,8 @@ what=${1:-test}
 build_pkgs="build-essential cmake pkg-config libglib2.0-dev libmosquitto-dev libwebsockets-dev
  libsqlite3-dev libcjson-dev libssl-dev libsystemd-dev dbus-daemon"
 # The simulator's conformance tests are written in Python against Debian's own bindings; bluetoothctl
-# (package bluez) is the client nobody here wrote; mosquitto is the real broker the later tests start.
-test_pkgs="$build_pkgs python3 python3-gi gir1.2-glib-2.0 python3-cryptography python3-pexpect bluez
+# (package bluez) and python3-bleak are clients nobody here wrote; mosquitto is the real broker the later tests start.
+test_pkgs="$build_pkgs python3 python3-gi gir1.2-glib-2.0 python3-cryptography python3-pexpect python3-bleak bluez
  mosquitto mosquitto-clients sqlite3"
 
 case $what in
