@@ -79,6 +79,7 @@ struct sim_band {
 	int8_t tz;
 	int8_t home_tz;          /* the zone the generated days are lived in */
 	int64_t oldest;          /* UTC second of the oldest stored minute */
+	unsigned story_days;     /* days of generated history before the clock: history_days, 0 once wiped */
 	GHashTable *minutes;     /* int64 minute start -> struct sim_sample: recorded over the generated story */
 
 	/* authentication (§4.6) */
@@ -131,6 +132,11 @@ static void emit(struct sim_band *band, const char *what, const char *detail)
 
 /* ---- the clock (§6) ---- */
 
+static int64_t floor_minute(int64_t t)
+{
+	return t - ((t % MINUTE) + MINUTE) % MINUTE;
+}
+
 int64_t sim_band_clock(const struct sim_band *band, int8_t *ret_tz_quarters)
 {
 	if (ret_tz_quarters)
@@ -138,16 +144,14 @@ int64_t sim_band_clock(const struct sim_band *band, int8_t *ret_tz_quarters)
 	return (band->clock_base_us + (sim_band_hook_now_us() - band->clock_mono_us)) / G_USEC_PER_SEC;
 }
 
+/* A clock set back before the oldest minute brings the story's days before it along: the band has recorded
+ * history_days up to whatever its clock says (after a factory reset, none). */
 void sim_band_set_clock(struct sim_band *band, int64_t utc, int8_t tz_quarters)
 {
 	band->clock_base_us = utc * G_USEC_PER_SEC;
 	band->clock_mono_us = sim_band_hook_now_us();
 	band->tz = tz_quarters;
-}
-
-static int64_t floor_minute(int64_t t)
-{
-	return t - ((t % MINUTE) + MINUTE) % MINUTE;
+	band->oldest = MIN(band->oldest, floor_minute(utc) - (int64_t)band->story_days * DAY);
 }
 
 /* The local wall time of utc in zone tz, broken down (proleptic Gregorian, any year GLib can hold). */
@@ -1083,6 +1087,7 @@ void sim_band_factory_reset(struct sim_band *band)
 	band->has_key = band->has_pending_key = false;
 	memset(band->key, 0, sizeof(band->key));
 	g_hash_table_remove_all(band->minutes);
+	band->story_days = 0;
 	band->oldest = floor_minute(sim_band_clock(band, NULL));
 	band->visible_while_connected = false;
 	new_address(band);
@@ -1116,6 +1121,7 @@ void sim_band_walk(struct sim_band *band, unsigned steps)
 	s.intensity = MAX(s.intensity, (uint8_t)MIN(40u + s.steps / 2, 255u));
 	record_minute(band, now, &s);
 	notify_steps(band);
+	advert_changed(band); /* the advertised steps (sim_band_service_data) moved */
 }
 
 static void battery_notify(struct sim_band *band)
@@ -1299,8 +1305,9 @@ static void init_world(struct sim_band *band)
 	band->heart_rate = 72;
 	band->drop_at_packet = -1;
 	band->corrupt_chr = SIM_CHR_COUNT;
+	band->story_days = band->cfg.history_days;
+	band->oldest = floor_minute(now) - (int64_t)band->story_days * DAY;
 	sim_band_set_clock(band, now, 0);
-	band->oldest = floor_minute(now) - (int64_t)band->cfg.history_days * DAY;
 }
 
 struct sim_band *sim_band_new(const struct sim_band_config *cfg, const struct sim_band_ops *ops, void *user_data)
