@@ -1,0 +1,659 @@
+/* SQLite behind the db_ API. Every query is a constant string with bound parameters, prepared per call and
+ * finalized on return: a statement left open would hold a WAL read snapshot and stall checkpoints, and a
+ * per-call prepare costs microseconds at our rate of a few writes a minute. SQLite's result codes become
+ * GError here and nowhere else. */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+
+/* 0x42476174, "BGat" in the file header: lets us tell an empty file from someone else's SQLite database,
+ * which we refuse rather than add our tables to. */
+#define DB_APPLICATION_ID 1111974260
+/* Only another writer (an operator's sqlite3 shell, a second bandgate) makes us wait. The loop must not stall
+ * for long, so after this we give up and report "database is locked". */
+#define DB_BUSY_TIMEOUT_MS 1000
+
+/* The schema, one step per version: migrations[i] takes a file from version i to i + 1 and ends by setting
+ * that version, in the same transaction, so a crash leaves the file at a version we know. A step that has
+ * shipped is never edited; a change is a new step at the end (activity samples, notifications and the MQTT
+ * outbox come as 2, 3, ...), with DB_SCHEMA_VERSION raised and a hand-written file of the previous version
+ * added to tests/unit/test-db.c to migrate from.
+ *
+ * Whatever belongs to a band references bands (address) ON UPDATE CASCADE ON DELETE CASCADE. A move after a
+ * factory reset and a forget are then one statement each, atomic by themselves, and a new table joins them
+ * by declaring the same clause instead of by someone remembering to edit db_band_move(). */
+static const char *const migrations[] = {
+	/* 1: managed bands and their events. An event without a band is the gateway's own. */
+	"CREATE TABLE bands ("
+	" address TEXT NOT NULL PRIMARY KEY CHECK (length(address) = 17 AND address = upper(address)),"
+	" key BLOB CHECK (key IS NULL OR length(key) = 16),"
+	" name TEXT,"
+	" firmware TEXT,"
+	" added INTEGER NOT NULL,"
+	" last_connected INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" address TEXT REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" time INTEGER NOT NULL,"
+	" type TEXT NOT NULL CHECK (type <> ''),"
+	" detail TEXT"
+	") STRICT;"
+	"CREATE INDEX events_by_band ON events (address, time);"
+	"CREATE INDEX events_by_time ON events (time);"
+	"PRAGMA application_id = " G_STRINGIFY(DB_APPLICATION_ID) ";"
+	"PRAGMA user_version = 1;",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);
+
+struct db {
+	sqlite3 *sqlite;
+	int version;
+};
+
+/* ---- errors: the one place SQLite's codes are read ---- */
+
+static GIOErrorEnum io_error_code(int rc)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return G_IO_ERROR_NOT_FOUND;
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		return G_IO_ERROR_EXISTS;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return G_IO_ERROR_BUSY;
+	case SQLITE_READONLY:
+		return G_IO_ERROR_READ_ONLY;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return G_IO_ERROR_PERMISSION_DENIED;
+	case SQLITE_FULL:
+		return G_IO_ERROR_NO_SPACE;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return G_IO_ERROR_INVALID_DATA;
+	default:
+		return G_IO_ERROR_FAILED;
+	}
+}
+
+/* Always false, so that callers can return it. */
+static bool set_error(struct db *db, int rc, GError **error)
+{
+	const char *message = db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc);
+
+	g_set_error_literal(error, G_IO_ERROR, io_error_code(rc), message);
+	return false;
+}
+
+static bool not_managed(const char *address, GError **error)
+{
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "band %s is not managed", address);
+	return false;
+}
+
+/* Addresses come from MQTT, HTTP and the config: checked here so that a bad one is an error, never a row. */
+static bool normalise(const char *address, char ret[static 18], GError **error)
+{
+	bool ok = address && strnlen(address, 18) == 17;
+	g_autofree char *head = NULL;
+	g_autofree char *shown = NULL;
+
+	for (int i = 0; ok && i < 17; i++)
+		ok = i % 3 == 2 ? address[i] == ':' : g_ascii_isxdigit(address[i]);
+	if (ok) {
+		for (int i = 0; i < 18; i++)
+			ret[i] = g_ascii_toupper(address[i]);
+		return true;
+	}
+	head = address ? g_strndup(address, 40) : NULL;
+	shown = head ? g_strescape(head, NULL) : NULL;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+	            "'%s' is not a Bluetooth address like C8:0F:10:11:22:33", shown ? shown : "");
+	return false;
+}
+
+/* ---- statements ---- */
+
+enum arg_type {
+	ARG_TYPE_TEXT,
+	ARG_TYPE_INT,
+	ARG_TYPE_BLOB,
+};
+
+struct arg {
+	enum arg_type type;
+	const void *p;  /* text or blob; NULL binds NULL */
+	int64_t i;      /* the integer, or the blob's size */
+};
+
+#define ARG_TEXT(s) ((struct arg){ .type = ARG_TYPE_TEXT, .p = (s) })
+#define ARG_INT(v) ((struct arg){ .type = ARG_TYPE_INT, .i = (int64_t)(v) })
+#define ARG_BLOB(b, size) ((struct arg){ .type = ARG_TYPE_BLOB, .p = (b), .i = (size) })
+/* Expands to the two parameters args, n of query(). */
+#define ARGS(...) (const struct arg[]){ __VA_ARGS__ }, G_N_ELEMENTS(((const struct arg[]){ __VA_ARGS__ }))
+#define NO_ARGS NULL, 0
+
+static int bind(sqlite3_stmt *stmt, int index, const struct arg *arg)
+{
+	switch (arg->type) {
+	case ARG_TYPE_TEXT:
+		return sqlite3_bind_text(stmt, index, arg->p, -1, SQLITE_TRANSIENT);
+	case ARG_TYPE_INT:
+		return sqlite3_bind_int64(stmt, index, arg->i);
+	case ARG_TYPE_BLOB:
+		return arg->p ? sqlite3_bind_blob(stmt, index, arg->p, (int)arg->i, SQLITE_TRANSIENT) :
+		                sqlite3_bind_null(stmt, index);
+	}
+	return SQLITE_MISUSE;
+}
+
+/* Prepares sql and binds args to ?1, ?2, ... in order. */
+static sqlite3_stmt *query(struct db *db, const char *sql, const struct arg *args, size_t n, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->sqlite, sql, -1, &stmt, NULL);
+
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = bind(stmt, (int)i + 1, &args[i]);
+	if (rc != SQLITE_OK) {
+		set_error(db, rc, error);
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	return stmt;
+}
+
+/* SQLITE_ROW or SQLITE_DONE; any failure is set in error and returned as SQLITE_ERROR. */
+static int step(struct db *db, sqlite3_stmt *stmt, GError **error)
+{
+	int rc = stmt ? sqlite3_step(stmt) : SQLITE_ERROR;
+
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	if (stmt)
+		set_error(db, rc, error);
+	return SQLITE_ERROR;
+}
+
+/* Runs a statement to its end. SQLite's text for a constraint names columns; where the caller knows what
+ * the conflict means to a person (explain), that is the message instead, with the code kept. */
+static bool run(struct db *db, sqlite3_stmt *stmt, const char *explain, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+
+	if (!stmt)
+		return false;
+	if (step(db, stmt, &local) != SQLITE_ERROR)
+		return true;
+	if (explain && (local->code == G_IO_ERROR_EXISTS || local->code == G_IO_ERROR_NOT_FOUND))
+		g_set_error_literal(error, G_IO_ERROR, local->code, explain);
+	else
+		g_propagate_error(error, g_steal_pointer(&local));
+	return false;
+}
+
+/* For the single value of a PRAGMA or count(*). */
+static bool query_int(struct db *db, const char *sql, int64_t *ret, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, sql, NO_ARGS, error);
+	int rc = step(db, stmt, error);
+
+	if (rc == SQLITE_DONE)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "no result from \"%s\"", sql);
+	if (rc != SQLITE_ROW)
+		return false;
+	*ret = sqlite3_column_int64(stmt, 0);
+	return true;
+}
+
+/* A script of constant statements without parameters: transactions, pragmas, migration steps. */
+static bool exec(struct db *db, const char *sql, GError **error)
+{
+	int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK || set_error(db, rc, error);
+}
+
+typedef void *(*row_reader)(sqlite3_stmt *stmt);
+
+/* Every row of stmt through read, into an array that frees them with free_func. */
+static GPtrArray *collect(struct db *db, sqlite3_stmt *stmt, row_reader read, GDestroyNotify free_func,
+                          GError **error)
+{
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(free_func);
+	int rc;
+
+	while ((rc = step(db, stmt, error)) == SQLITE_ROW)
+		g_ptr_array_add(rows, read(stmt));
+	return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+}
+
+static char *column_strdup(sqlite3_stmt *stmt, int column)
+{
+	return g_strdup((const char *)sqlite3_column_text(stmt, column));
+}
+
+static void column_copy(sqlite3_stmt *stmt, int column, char *ret, size_t size)
+{
+	const char *text = (const char *)sqlite3_column_text(stmt, column);
+
+	g_strlcpy(ret, text ? text : "", size);
+}
+
+/* ---- opening ---- */
+
+static bool set_errno_error(int errsv, const char *what, GError **error)
+{
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", what, g_strerror(errsv));
+	return false;
+}
+
+/* Creates the file before SQLite does, which would make it 0644: the band keys in it are secrets. SQLite then
+ * gives the -wal and -shm files, where the keys also pass, the mode of the database file. */
+static bool create_file(const char *path, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd;
+
+	if (g_mkdir_with_parents(dir, 0700) < 0)
+		return set_errno_error(errno, "cannot create its directory", error);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return set_errno_error(errno, "cannot create it", error);
+	if (fd >= 0)
+		close(fd);
+	return true;
+}
+
+static bool connect_file(struct db *db, const char *path, GError **error)
+{
+	int rc = sqlite3_open_v2(path, &db->sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE, NULL);
+
+	if (rc != SQLITE_OK)
+		return set_error(db, rc, error);
+	/* SQLite quietly falls back to read-only when it may not write; we would fail later, on a band's key. */
+	if (sqlite3_db_readonly(db->sqlite, "main") == 1) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
+		                    "the database is read-only: bandgate must write it (check its owner and mode)");
+		return false;
+	}
+	sqlite3_busy_timeout(db->sqlite, DB_BUSY_TIMEOUT_MS);
+	sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	/* Until the file is known to be ours and not too new, closing must not checkpoint a WAL that another
+	 * program left into it: a refused file is left as it was. */
+	sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	return true;
+}
+
+/* Reads, never writes: the file is either empty, or bandgate's at a version this code knows. */
+static bool check_file(struct db *db, GError **error)
+{
+	int64_t app, version, objects;
+
+	if (!query_int(db, "PRAGMA application_id", &app, error) ||
+	    !query_int(db, "PRAGMA user_version", &version, error) ||
+	    !query_int(db, "SELECT count(*) FROM sqlite_schema", &objects, error))
+		return false;
+	if (app != DB_APPLICATION_ID && (app != 0 || objects != 0)) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+		                    "this SQLite database is not bandgate's: refusing to touch it");
+		return false;
+	}
+	if (version < 0 || version > DB_SCHEMA_VERSION) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		            "the database has schema version %" G_GINT64_FORMAT ", newer than this bandgate knows (%d): "
+		            "refusing to touch it; run a newer bandgate or restore a backup", version, DB_SCHEMA_VERSION);
+		return false;
+	}
+	db->version = (int)version;
+	return true;
+}
+
+/* synchronous = FULL although WAL makes NORMAL safe from corruption: NORMAL may lose the last commits to a
+ * power cut, and a lost key means the wearer must tap the band through a new pairing. */
+static bool configure(struct db *db, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, "PRAGMA journal_mode = WAL", NO_ARGS, error);
+	const char *mode;
+
+	if (step(db, stmt, error) != SQLITE_ROW)
+		return false;
+	mode = (const char *)sqlite3_column_text(stmt, 0);
+	if (!mode || g_ascii_strcasecmp(mode, "wal") != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "cannot use a write-ahead log (journal mode %s)",
+		            mode ? mode : "unknown");
+		return false;
+	}
+	return exec(db, "PRAGMA synchronous = FULL", error);
+}
+
+/* The step to version from + 1 and its checks, inside the caller's transaction. */
+static bool apply_step(struct db *db, int from, GError **error)
+{
+	int64_t version, violations;
+
+	if (!exec(db, migrations[from], error) || !query_int(db, "PRAGMA user_version", &version, error) ||
+	    !query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", &violations, error))
+		return false;
+	if (version != from + 1 || violations != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the step left version %" G_GINT64_FORMAT
+		            " and %" G_GINT64_FORMAT " broken references", version, violations);
+		return false;
+	}
+	return true;
+}
+
+/* One version in one transaction. The version is read again under the write lock: if another process
+ * migrated meanwhile, we stop rather than apply a step twice. */
+static bool migrate_step(struct db *db, GError **error)
+{
+	int64_t version = -1;
+	bool ok = exec(db, "BEGIN IMMEDIATE", error) && query_int(db, "PRAGMA user_version", &version, error);
+
+	if (ok && version != db->version) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+		                    "the database changed while opening it (is another bandgate running?)");
+		ok = false;
+	}
+	ok = ok && apply_step(db, db->version, error) && exec(db, "COMMIT", error);
+	if (!ok) {
+		g_prefix_error(error, "migrating to schema version %d: ", db->version + 1);
+		sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+		return false;
+	}
+	db->version++;
+	return true;
+}
+
+/* Foreign keys stay off while migrating, because SQLite's way to change a table (create the new one, copy,
+ * drop the old, rename) would otherwise cascade the DROP of bands into every table that references it. Each
+ * step checks the references itself before it commits. */
+static bool migrate(struct db *db, GError **error)
+{
+	int64_t on = 0;
+
+	while (db->version < DB_SCHEMA_VERSION)
+		if (!migrate_step(db, error))
+			return false;
+	if (!exec(db, "PRAGMA foreign_keys = ON", error) || !query_int(db, "PRAGMA foreign_keys", &on, error))
+		return false;
+	if (on != 1) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		                    "this SQLite has no foreign keys, which moving and forgetting bands rely on");
+		return false;
+	}
+	sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+	return true;
+}
+
+struct db *db_open(const char *path, GError **error)
+{
+	struct db *db = g_new0(struct db, 1);
+
+	if (!path || !*path) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no database path");
+		db_free(db);
+		return NULL;
+	}
+	if (!create_file(path, error) || !connect_file(db, path, error) || !check_file(db, error) ||
+	    !configure(db, error) || !migrate(db, error)) {
+		g_prefix_error(error, "%s: ", path);
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void db_free(struct db *db)
+{
+	if (!db)
+		return;
+	/* Only a statement we forgot to finalize makes this fail: a bug worth a line in the log. */
+	if (sqlite3_close(db->sqlite) != SQLITE_OK)
+		g_warning("database: %s", sqlite3_errmsg(db->sqlite));
+	g_free(db);
+}
+
+int db_schema_version(const struct db *db)
+{
+	return db->version;
+}
+
+/* ---- bands ---- */
+
+#define BAND_COLUMNS "address, key, name, firmware, added, last_connected"
+
+void db_band_clear(struct db_band *band)
+{
+	g_free(band->name);
+	g_free(band->firmware);
+	/* The key is a secret: do not leave it in freed memory. */
+	explicit_bzero(band, sizeof(*band));
+}
+
+static void band_free(gpointer band)
+{
+	db_band_clear(band);
+	g_free(band);
+}
+
+static void read_band(sqlite3_stmt *stmt, struct db_band *ret)
+{
+	const void *key = sqlite3_column_blob(stmt, 1);
+
+	column_copy(stmt, 0, ret->address, sizeof(ret->address));
+	ret->has_key = key && sqlite3_column_bytes(stmt, 1) == DB_KEY_SIZE;
+	if (ret->has_key)
+		memcpy(ret->key, key, DB_KEY_SIZE);
+	ret->name = column_strdup(stmt, 2);
+	ret->firmware = column_strdup(stmt, 3);
+	ret->added = sqlite3_column_int64(stmt, 4);
+	ret->last_connected = sqlite3_column_int64(stmt, 5);
+}
+
+static void *read_band_row(sqlite3_stmt *stmt)
+{
+	struct db_band *band = g_new0(struct db_band, 1);
+
+	read_band(stmt, band);
+	return band;
+}
+
+bool db_band_add(struct db *db, const char *address, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, "INSERT INTO bands (address, added) VALUES (?1, ?2) ON CONFLICT (address) DO NOTHING",
+	             ARGS(ARG_TEXT(addr), ARG_INT(g_get_real_time() / G_USEC_PER_SEC)), error);
+	return run(db, stmt, NULL, error);
+}
+
+bool db_band_get(struct db *db, const char *address, struct db_band *ret, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
+
+	*ret = (struct db_band){ 0 };
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, "SELECT " BAND_COLUMNS " FROM bands WHERE address = ?1", ARGS(ARG_TEXT(addr)), error);
+	rc = step(db, stmt, error);
+	if (rc == SQLITE_DONE)
+		return not_managed(addr, error);
+	if (rc == SQLITE_ROW)
+		read_band(stmt, ret);
+	return rc == SQLITE_ROW;
+}
+
+GPtrArray *db_band_list(struct db *db, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, "SELECT " BAND_COLUMNS " FROM bands ORDER BY address", NO_ARGS,
+	                                     error);
+
+	return stmt ? collect(db, stmt, read_band_row, band_free, error) : NULL;
+}
+
+/* sql is an UPDATE of one band's row with value as ?1 and the address as ?2. */
+static bool set_column(struct db *db, const char *address, const char *sql, struct arg value, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, sql, ARGS(value, ARG_TEXT(addr)), error);
+	if (!run(db, stmt, NULL, error))
+		return false;
+	return sqlite3_changes(db->sqlite) > 0 || not_managed(addr, error);
+}
+
+bool db_band_set_key(struct db *db, const char *address, const uint8_t key[DB_KEY_SIZE], GError **error)
+{
+	g_return_val_if_fail(key != NULL, false);
+	return set_column(db, address, "UPDATE bands SET key = ?1 WHERE address = ?2", ARG_BLOB(key, DB_KEY_SIZE),
+	                  error);
+}
+
+bool db_band_clear_key(struct db *db, const char *address, GError **error)
+{
+	return set_column(db, address, "UPDATE bands SET key = ?1 WHERE address = ?2", ARG_BLOB(NULL, 0), error);
+}
+
+bool db_band_set_name(struct db *db, const char *address, const char *name, GError **error)
+{
+	return set_column(db, address, "UPDATE bands SET name = ?1 WHERE address = ?2", ARG_TEXT(name), error);
+}
+
+bool db_band_set_firmware(struct db *db, const char *address, const char *firmware, GError **error)
+{
+	return set_column(db, address, "UPDATE bands SET firmware = ?1 WHERE address = ?2", ARG_TEXT(firmware),
+	                  error);
+}
+
+bool db_band_set_connected(struct db *db, const char *address, int64_t when, GError **error)
+{
+	return set_column(db, address, "UPDATE bands SET last_connected = ?1 WHERE address = ?2", ARG_INT(when),
+	                  error);
+}
+
+static bool band_exists(struct db *db, const char *addr, bool *ret, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, "SELECT 1 FROM bands WHERE address = ?1", ARGS(ARG_TEXT(addr)),
+	                                     error);
+	int rc = step(db, stmt, error);
+
+	*ret = rc == SQLITE_ROW;
+	return rc != SQLITE_ERROR;
+}
+
+/* One UPDATE of the primary key: the cascade carries every row that references the band in the same
+ * statement. When the band is already at new_address (the move was done before), there is nothing to do. */
+bool db_band_move(struct db *db, const char *old_address, const char *new_address, GError **error)
+{
+	char from[18], to[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree char *explain = NULL;
+	bool done;
+
+	if (!normalise(old_address, from, error) || !normalise(new_address, to, error))
+		return false;
+	explain = g_strdup_printf("cannot move band %s to %s: that address is already managed", from, to);
+	stmt = query(db, "UPDATE bands SET address = ?2 WHERE address = ?1", ARGS(ARG_TEXT(from), ARG_TEXT(to)),
+	             error);
+	if (!run(db, stmt, explain, error))
+		return false;
+	if (sqlite3_changes(db->sqlite) > 0)
+		return true;
+	if (!band_exists(db, to, &done, error))
+		return false;
+	return done || not_managed(from, error);
+}
+
+bool db_band_forget(struct db *db, const char *address, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, "DELETE FROM bands WHERE address = ?1", ARGS(ARG_TEXT(addr)), error);
+	return run(db, stmt, NULL, error);
+}
+
+/* ---- events ---- */
+
+#define EVENT_COLUMNS "id, time, address, type, detail"
+
+static void event_free(gpointer p)
+{
+	struct db_event *event = p;
+
+	g_free(event->type);
+	g_free(event->detail);
+	g_free(event);
+}
+
+static void *read_event_row(sqlite3_stmt *stmt)
+{
+	struct db_event *event = g_new0(struct db_event, 1);
+
+	event->id = sqlite3_column_int64(stmt, 0);
+	event->when = sqlite3_column_int64(stmt, 1);
+	column_copy(stmt, 2, event->address, sizeof(event->address));
+	event->type = column_strdup(stmt, 3);
+	event->detail = column_strdup(stmt, 4);
+	return event;
+}
+
+bool db_event_add(struct db *db, const char *address, int64_t when, const char *type, const char *detail,
+                  GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree char *explain = NULL;
+
+	if (address && !normalise(address, addr, error))
+		return false;
+	if (!type || !*type) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "an event needs a type");
+		return false;
+	}
+	explain = address ? g_strdup_printf("band %s is not managed", addr) : NULL;
+	stmt = query(db, "INSERT INTO events (address, time, type, detail) VALUES (?1, ?2, ?3, ?4)",
+	             ARGS(ARG_TEXT(address ? addr : NULL), ARG_INT(when), ARG_TEXT(type), ARG_TEXT(detail)), error);
+	return run(db, stmt, explain, error);
+}
+
+GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsigned limit, GError **error)
+{
+	/* SQLite reads a negative LIMIT as none. The id breaks ties between events of the same second. */
+	int64_t max = limit ? (int64_t)limit : -1;
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (address && !normalise(address, addr, error))
+		return NULL;
+	if (address)
+		stmt = query(db, "SELECT " EVENT_COLUMNS " FROM events WHERE address = ?3 AND time >= ?1"
+		             " ORDER BY time DESC, id DESC LIMIT ?2", ARGS(ARG_INT(since), ARG_INT(max), ARG_TEXT(addr)),
+		             error);
+	else
+		stmt = query(db, "SELECT " EVENT_COLUMNS " FROM events WHERE time >= ?1 ORDER BY time DESC, id DESC LIMIT ?2",
+		             ARGS(ARG_INT(since), ARG_INT(max)), error);
+	return stmt ? collect(db, stmt, read_event_row, event_free, error) : NULL;
+}
