@@ -6,7 +6,8 @@ set -eu
 what=${1:-test}
 
 build_pkgs="build-essential cmake pkg-config libglib2.0-dev libmosquitto-dev libwebsockets-dev
- libsqlite3-dev libcjson-dev libssl-dev libsystemd-dev dbus-daemon"
+ libsqlite3-dev libcjson-dev libssl-dev libsystemd-dev dbus-daemon libwebsockets-evlib-glib"
+# libwebsockets loads its GLib event loop from a plugin package: without it lws_create_context fails at run time.
 # The simulator's conformance tests are written in Python against Debian's own bindings; bluetoothctl
 # (package bluez) and python3-bleak are clients nobody here wrote; mosquitto is the real broker the later tests start.
 test_pkgs="$build_pkgs python3 python3-gi gir1.2-glib-2.0 python3-cryptography python3-pexpect python3-bleak bluez

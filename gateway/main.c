@@ -1,16 +1,24 @@
-/* bandgate: the daemon and its command-line client. This file grows with the gateway-core issue; today it
- * validates configuration files (--check-config) and answers --help and --version. */
+/* bandgate: the daemon (start-up, signals, shutdown order) and, later, its command-line client. */
+#include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
+#include "api.h"
 #include "bandgate-version.h"
+#include "cli.h"
 #include "config.h"
+#include "db.h"
+#include "manager.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
 	fputs("Usage: bandgate [run] [--config FILE]\n"
+	      "       bandgate status [--json] | scan | pair ADDRESS\n"
+	      "       bandgate reconnect|reset|repair|reboot|forget ADDRESS | factory-reset ADDRESS --yes\n"
+	      "                (the CLI asks the running daemon; --config names its config, --socket its API socket)\n"
 	      "       bandgate --check-config [--config FILE]   (or -n) validate and print the effective config\n"
 	      "       bandgate --help | --version\n"
 	      "A Bluetooth-LE-to-network gateway for the Xiaomi Mi Band 2.\n"
@@ -37,10 +45,132 @@ static int check_config(const char *path)
 	return 0;
 }
 
+struct daemon {
+	GMainLoop *loop;
+	struct config cfg;
+	const char *config_path;
+	struct db *db;
+	struct manager *manager;
+	struct web *web;
+	guint watchdog;
+};
+
+static bool load_config(struct config *cfg, const char *path, GError **error)
+{
+	config_init(cfg);
+	if (!path && !g_file_test(CONFIG_DEFAULT_PATH, G_FILE_TEST_EXISTS))
+		return true;
+	return config_load(cfg, path ? path : CONFIG_DEFAULT_PATH, error);
+}
+
+static gboolean on_quit(gpointer user_data)
+{
+	struct daemon *d = user_data;
+
+	g_message("stopping");
+	sd_notify(0, "STOPPING=1");
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: what can change without a restart does; today that is the list of bands to manage. */
+static gboolean on_reload(gpointer user_data)
+{
+	struct daemon *d = user_data;
+	struct config fresh;
+	g_autoptr(GError) error = NULL;
+
+	sd_notify(0, "RELOADING=1");
+	if (!load_config(&fresh, d->config_path, &error)) {
+		g_warning("reload: %s; keeping the running configuration", error->message);
+	} else {
+		for (char **a = fresh.bands; a && *a; a++)
+			if (!manager_add(d->manager, *a, &error)) {
+				g_warning("reload: band %s: %s", *a, error->message);
+				g_clear_error(&error);
+			}
+		g_message("configuration reloaded");
+	}
+	config_clear(&fresh);
+	sd_notify(0, "READY=1");
+	return G_SOURCE_CONTINUE;
+}
+
+/* The watchdog is fed from the loop, so a stuck loop stops feeding it and systemd restarts us. */
+static gboolean feed_watchdog(gpointer user_data)
+{
+	(void)user_data;
+	sd_notify(0, "WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
+static int run_daemon(const char *config_path)
+{
+	struct daemon d = { .config_path = config_path };
+	g_autoptr(GError) error = NULL;
+	uint64_t watchdog_us = 0;
+	int status = 0;
+
+	if (!load_config(&d.cfg, config_path, &error)) {
+		fprintf(stderr, "bandgate: %s\n", error->message);
+		config_clear(&d.cfg);
+		return EXIT_USAGE;
+	}
+	g_message("bandgate %s starting", BANDGATE_VERSION);
+	d.db = db_open(d.cfg.database, &error);
+	d.manager = d.db ? manager_new(&d.cfg, d.db, &error) : NULL;
+	if (!d.manager) {
+		g_critical("%s", error->message);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
+	d.loop = g_main_loop_new(NULL, FALSE);
+	if (d.cfg.web_socket[0] && !(d.web = web_new(d.cfg.web_socket, d.manager, d.loop, &error))) {
+		g_critical("%s", error->message);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
+	g_unix_signal_add(SIGTERM, on_quit, &d);
+	g_unix_signal_add(SIGINT, on_quit, &d);
+	g_unix_signal_add(SIGHUP, on_reload, &d);
+	if (sd_watchdog_enabled(0, &watchdog_us) > 0)
+		d.watchdog = g_timeout_add((guint)(watchdog_us / 2000), feed_watchdog, NULL);
+	sd_notify(0, "READY=1");
+	g_main_loop_run(d.loop);
+	g_clear_handle_id(&d.watchdog, g_source_remove);
+out:
+	web_free(d.web);
+	if (d.loop)
+		g_main_loop_unref(d.loop);
+	manager_free(d.manager);
+	db_free(d.db);
+	config_clear(&d.cfg);
+	g_message("stopped");
+	return status;
+}
+
+/* The CLI finds the daemon's socket in the same config the daemon reads, unless told. */
+static int run_cli(const char *config_path, const char *socket_path, const char *command, const char *arg,
+                   bool json, bool confirm)
+{
+	struct config cfg;
+	g_autoptr(GError) error = NULL;
+	int status;
+
+	if (!load_config(&cfg, config_path, &error)) {
+		fprintf(stderr, "bandgate: %s\n", error->message);
+		config_clear(&cfg);
+		return EXIT_USAGE;
+	}
+	status = cli_run(socket_path ? socket_path : cfg.web_socket, command, arg, json, confirm);
+	config_clear(&cfg);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL;
-	bool check = false;
+	const char *config_path = NULL, *socket_path = NULL, *command = NULL, *arg = NULL;
+	bool check = false, json = false, confirm = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
@@ -51,6 +181,18 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-n") == 0) {
 			check = true;
+		} else if (strcmp(argv[i], "run") == 0 && i == 1) {
+			continue;
+		} else if (i == 1 && cli_is_command(argv[i])) {
+			command = argv[i];
+		} else if (command && !arg && argv[i][0] != '-') {
+			arg = argv[i];
+		} else if (command && strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (command && strcmp(argv[i], "--yes") == 0) {
+			confirm = true;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			socket_path = argv[++i];
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config_path = argv[++i];
 		} else {
@@ -61,6 +203,7 @@ int main(int argc, char **argv)
 	}
 	if (check)
 		return check_config(config_path);
-	fputs("bandgate: the daemon is not written yet; see README.md\n", stderr);
-	return EXIT_RUNTIME;
+	if (command)
+		return run_cli(config_path, socket_path, command, arg, json, confirm);
+	return run_daemon(config_path);
 }

@@ -1,0 +1,716 @@
+/* One band's state machine (band.h). Every attempt owns a GCancellable: a transition cancels the attempt it
+ * leaves, so a late reply from BlueZ can never push an old attempt forward. One timer at a time measures
+ * whatever the current state waits for (a backoff, services, an answer, a tap). */
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "band.h"
+#include "miband2.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define RESOLVE_TIMEOUT_MS 30000
+#define ANSWER_TIMEOUT_MS 15000  /* the band answers auth at once; this is generous */
+#define TAP_TIMEOUT_MS 60000     /* the band itself drops the link sooner (§3): that ends the wait first */
+#define TROUBLE_EVERY 5          /* consecutive failures after which the adapter is suspected */
+
+struct band {
+	struct bluez *bz;
+	const struct band_ops *ops;
+	void *user_data;
+	char address[18];
+	bool has_key;
+	uint8_t key[16];
+	bool pairing;              /* send a new key on the next authentication (first pairing, re-pair) */
+	uint8_t new_key[16];
+	bool new_key_ready;
+	enum band_state state, previous;
+	char *description;
+	GCancellable *attempt;
+	guint timer;
+	unsigned failures;
+	bool saw_connected;
+	int battery;
+	long steps;
+	char firmware[40];
+	bool reboot_pending, factory_reset_pending;
+	bool following_reset;
+	char **known_before;       /* the "MI Band 2"s bluetoothd knew when the factory reset began: not ours */
+};
+
+static void attempt(struct band *band);
+static void fail(struct band *band, const char *why);
+
+const char *band_state_name(enum band_state state)
+{
+	switch (state) {
+	case BAND_STATE_ABSENT:
+		return "absent";
+	case BAND_STATE_DISCONNECTED:
+		return "disconnected";
+	case BAND_STATE_CONNECTING:
+		return "connecting";
+	case BAND_STATE_RESOLVING:
+		return "resolving";
+	case BAND_STATE_AUTHENTICATING:
+		return "authenticating";
+	case BAND_STATE_AWAITING_TAP:
+		return "awaiting-tap";
+	case BAND_STATE_READY:
+		return "ready";
+	case BAND_STATE_AUTH_REJECTED:
+		return "auth-rejected";
+	case BAND_STATE_RESETTING:
+		return "resetting";
+	}
+	return "?";
+}
+
+G_GNUC_PRINTF(3, 4)
+static void set_state(struct band *band, enum band_state state, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	bool changed;
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	changed = state != band->state || g_strcmp0(text, band->description) != 0;
+	g_free(band->description);
+	band->description = text;
+	if (state != band->state)
+		g_message("band %s: %s -> %s: %s", band->address, band_state_name(band->state), band_state_name(state),
+		          text);
+	if (state != band->state)
+		band->previous = band->state;
+	band->state = state;
+	if (changed && band->ops->state_changed)
+		band->ops->state_changed(band, band->user_data);
+}
+
+static void clear_timer(struct band *band)
+{
+	g_clear_handle_id(&band->timer, g_source_remove);
+}
+
+/* A new attempt: whatever the previous one still waits for is cancelled. */
+static void attempt_new(struct band *band)
+{
+	g_cancellable_cancel(band->attempt);
+	g_clear_object(&band->attempt);
+	band->attempt = g_cancellable_new();
+	clear_timer(band);
+}
+
+static gboolean on_timer_attempt(gpointer user_data)
+{
+	struct band *band = user_data;
+
+	band->timer = 0;
+	attempt(band);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_timer_fail(gpointer user_data)
+{
+	struct band *band = user_data;
+
+	band->timer = 0;
+	fail(band, band->state == BAND_STATE_AWAITING_TAP ? "nobody tapped the band" :
+	           band->state == BAND_STATE_RESOLVING ? "services were not resolved in time" :
+	                                                 "the band did not answer");
+	return G_SOURCE_REMOVE;
+}
+
+static void wait_for(struct band *band, unsigned ms)
+{
+	clear_timer(band);
+	band->timer = g_timeout_add(ms, on_timer_fail, band);
+}
+
+static bool linked(const struct band *band)
+{
+	return band->state == BAND_STATE_CONNECTING || band->state == BAND_STATE_RESOLVING ||
+	       band->state == BAND_STATE_AUTHENTICATING || band->state == BAND_STATE_AWAITING_TAP ||
+	       band->state == BAND_STATE_READY;
+}
+
+static unsigned backoff_ms(unsigned failures)
+{
+	unsigned base = BACKOFF_MIN_MS << MIN(failures > 0 ? failures - 1 : 0, 6u);
+
+	base = MIN(base, (unsigned)BACKOFF_MAX_MS);
+	/* ±20 % jitter so that bands (and gateways) that failed together do not retry together. */
+	return (unsigned)g_random_int_range((gint32)(base * 4 / 5), (gint32)(base * 6 / 5) + 1);
+}
+
+/* Any failure: let go of the link and try again after the backoff. */
+static void fail(struct band *band, const char *why)
+{
+	unsigned delay;
+
+	if (linked(band))
+		bluez_disconnect(band->bz, band->address, NULL, NULL, NULL);
+	attempt_new(band);
+	band->failures++;
+	delay = backoff_ms(band->failures);
+	set_state(band, BAND_STATE_DISCONNECTED, "%s; retrying in %.1f s", why, delay / 1000.0);
+	band->timer = g_timeout_add(delay, on_timer_attempt, band);
+	if (band->failures % TROUBLE_EVERY == 0 && band->ops->adapter_trouble)
+		band->ops->adapter_trouble(band, band->user_data);
+}
+
+static void fail_error(struct band *band, const char *what, const GError *error)
+{
+	g_autofree char *why = g_strdup_printf("%s failed: %s", what, error->message);
+
+	fail(band, why);
+}
+
+/* ---- writes and reads through the codec ---- */
+
+static void write_done(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	if (error)
+		fail_error(band, "a write", error);
+}
+
+static void send(struct band *band, const char *uuid, const uint8_t *value, int len, bool with_response)
+{
+	g_assert(len > 0); /* the codec's builders cannot fail on the buffers given here */
+	bluez_write(band->bz, band->address, uuid, value, (size_t)len, with_response, band->attempt, write_done, band);
+}
+
+/* For a command after which the band drops the link (reboot, factory reset): the reply may be lost with it,
+ * and the link's end is what tells us the command was taken. */
+static void send_last(struct band *band, const char *uuid, const uint8_t *value, int len)
+{
+	g_assert(len > 0);
+	bluez_write(band->bz, band->address, uuid, value, (size_t)len, false, NULL, NULL, NULL);
+}
+
+/* The band's clock in local time with the zone byte including DST (§6.1). */
+static void set_time(struct band *band)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	int tz = (int)(g_date_time_get_utc_offset(now) / (15 * 60 * G_TIME_SPAN_SECOND));
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	send(band, MIBAND2_CHR_TIME, buf, miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), tz), true);
+}
+
+static void firmware_read(const GError *error, const uint8_t *value, size_t len, void *user_data)
+{
+	struct band *band = user_data;
+	struct miband2_version v;
+
+	if (error || miband2_parse_version(value, len, &v) < 0) {
+		g_warning("band %s: firmware revision unreadable%s%s", band->address, error ? ": " : "",
+		          error ? error->message : "");
+		return;
+	}
+	g_strlcpy(band->firmware, v.text, sizeof(band->firmware));
+	if (band->ops->firmware)
+		band->ops->firmware(band, band->firmware, band->user_data);
+}
+
+static void value_read(const GError *error, const uint8_t *value, size_t len, void *user_data)
+{
+	(void)error, (void)value, (void)len, (void)user_data;
+	/* The value arrives through PropertiesChanged as well (bluetoothd updates its cache before replying), so
+	 * band_value() handles it once. */
+}
+
+static void notify_started(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	if (error)
+		g_warning("band %s: StartNotify: %s", band->address, error->message);
+}
+
+/* ---- authentication (§4.4) ---- */
+
+static void request_challenge(struct band *band)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	set_state(band, BAND_STATE_AUTHENTICATING, "Authenticating with the band's key");
+	wait_for(band, ANSWER_TIMEOUT_MS);
+	send(band, MIBAND2_CHR_AUTH, buf, miband2_build_auth_request(buf, sizeof(buf)), false);
+}
+
+static void send_new_key(struct band *band)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (!band->new_key_ready) {
+		if (RAND_bytes(band->new_key, sizeof(band->new_key)) != 1) {
+			fail(band, "no random key could be made");
+			return;
+		}
+		band->new_key_ready = true;
+	}
+	set_state(band, BAND_STATE_AWAITING_TAP, "Tap the band's button to confirm pairing with this gateway");
+	wait_for(band, TAP_TIMEOUT_MS);
+	send(band, MIBAND2_CHR_AUTH, buf, miband2_build_auth_key(buf, sizeof(buf), band->new_key), false);
+}
+
+static void auth_notify_started(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	if (error) {
+		fail_error(band, "StartNotify on the auth characteristic", error);
+		return;
+	}
+	if (band->pairing || !band->has_key)
+		send_new_key(band);
+	else
+		request_challenge(band);
+}
+
+static void authenticate(struct band *band)
+{
+	set_state(band, BAND_STATE_AUTHENTICATING, "Services resolved; authenticating");
+	wait_for(band, ANSWER_TIMEOUT_MS);
+	/* §4.1: notifications on the auth characteristic before the first write, or no answer ever comes. */
+	bluez_start_notify(band->bz, band->address, MIBAND2_CHR_AUTH, band->attempt, auth_notify_started, band);
+}
+
+static void ready(struct band *band);
+
+static void key_stored(struct band *band)
+{
+	memcpy(band->key, band->new_key, sizeof(band->key));
+	band->has_key = true;
+	band->pairing = band->new_key_ready = false;
+	if (band->ops->key_changed)
+		band->ops->key_changed(band, band->key, band->user_data);
+	request_challenge(band);
+}
+
+static void rejected(struct band *band)
+{
+	bluez_disconnect(band->bz, band->address, NULL, NULL, NULL);
+	attempt_new(band);
+	set_state(band, BAND_STATE_AUTH_REJECTED,
+	          "The band holds another phone's key (paired to another phone); re-pair it from here, then tap the "
+	          "band when it asks");
+}
+
+static void auth_reply(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_auth_reply r;
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (miband2_parse_auth_reply(value, len, &r) < 0) {
+		g_warning("band %s: malformed auth notification (%zu bytes) ignored", band->address, len);
+		return;
+	}
+	switch (r.result) {
+	case MIBAND2_AUTH_RESULT_KEY_STORED:
+		if (band->state == BAND_STATE_AWAITING_TAP && band->new_key_ready)
+			key_stored(band);
+		break;
+	case MIBAND2_AUTH_RESULT_RANDOM:
+		send(band, MIBAND2_CHR_AUTH, buf, miband2_build_auth_encrypted(buf, sizeof(buf), band->key, r.random),
+		     false);
+		break;
+	case MIBAND2_AUTH_RESULT_AUTHENTICATED:
+		ready(band);
+		break;
+	case MIBAND2_AUTH_RESULT_WRONG_KEY:
+		rejected(band);
+		break;
+	case MIBAND2_AUTH_RESULT_KEY_TIMEOUT:
+	case MIBAND2_AUTH_RESULT_KEY_FAILED:
+		fail(band, "the band did not take the new key (nobody tapped it?)");
+		break;
+	case MIBAND2_AUTH_RESULT_RANDOM_FAILED:
+		/* A band without a key (wiped) cannot make a challenge: pair it. */
+		band->pairing = true;
+		fail(band, "the band has no key; pairing again");
+		break;
+	case MIBAND2_AUTH_RESULT_OTHER:
+		fail(band, "unexpected authentication answer");
+		break;
+	}
+}
+
+/* ---- ready ---- */
+
+static void ready(struct band *band)
+{
+	static const char *const notify[] = { MIBAND2_CHR_EVENT, MIBAND2_CHR_BATTERY, MIBAND2_CHR_STEPS };
+	GError *error = NULL;
+
+	clear_timer(band);
+	band->failures = 0;
+	set_state(band, BAND_STATE_READY, "Connected and authenticated");
+	for (size_t i = 0; i < G_N_ELEMENTS(notify); i++)
+		bluez_start_notify(band->bz, band->address, notify[i], band->attempt, notify_started, band);
+	bluez_read(band->bz, band->address, MIBAND2_CHR_SW_REV, band->attempt, firmware_read, band);
+	set_time(band);
+	bluez_read(band->bz, band->address, MIBAND2_CHR_BATTERY, band->attempt, value_read, band);
+	bluez_read(band->bz, band->address, MIBAND2_CHR_STEPS, band->attempt, value_read, band);
+	if (band->factory_reset_pending)
+		band_factory_reset(band, &error);
+	else if (band->reboot_pending)
+		band_reboot(band, &error);
+	g_clear_error(&error);
+}
+
+void band_value(struct band *band, const char *uuid, const uint8_t *value, size_t len)
+{
+	struct miband2_battery battery;
+	struct miband2_steps steps;
+	struct miband2_device_event event;
+
+	if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_AUTH) == 0) {
+		if (band->state == BAND_STATE_AUTHENTICATING || band->state == BAND_STATE_AWAITING_TAP)
+			auth_reply(band, value, len);
+	} else if (band->state != BAND_STATE_READY) {
+		return; /* a stale cached value from an earlier link */
+	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_BATTERY) == 0) {
+		if (miband2_parse_battery(value, len, &battery) == 0)
+			band->battery = battery.level;
+		else
+			g_warning("band %s: malformed battery value ignored", band->address);
+	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_STEPS) == 0) {
+		if (miband2_parse_steps(value, len, &steps) == 0)
+			band->steps = steps.steps;
+		else
+			g_warning("band %s: malformed steps value ignored", band->address);
+	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_EVENT) == 0) {
+		if (miband2_parse_device_event(value, len, &event) == 0)
+			g_message("band %s: event %s", band->address, miband2_event_name(event.event));
+	}
+}
+
+/* ---- connecting ---- */
+
+static void connected(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+	struct bluez_device_info info;
+	g_autofree char *name = error && g_dbus_error_is_remote_error(error) ?
+	                        g_dbus_error_get_remote_error(error) : NULL;
+
+	if (error && g_strcmp0(name, "org.bluez.Error.AlreadyConnected") != 0) {
+		if (bluez_error_kind(error) == BLUEZ_ERROR_GONE) {
+			attempt_new(band);
+			set_state(band, BAND_STATE_ABSENT, "The band went out of sight; looking for it");
+			return;
+		}
+		fail_error(band, "Connect", error);
+		return;
+	}
+	/* Connect replies before services resolve (bluez-5.66.md): wait for ServicesResolved. */
+	set_state(band, BAND_STATE_RESOLVING, "Connected; resolving services");
+	wait_for(band, RESOLVE_TIMEOUT_MS);
+	if (bluez_device_info(band->bz, band->address, &info) && info.services_resolved &&
+	    bluez_has_char(band->bz, band->address, MIBAND2_CHR_AUTH))
+		authenticate(band);
+}
+
+static void attempt(struct band *band)
+{
+	struct bluez_device_info info;
+
+	attempt_new(band);
+	band->saw_connected = false;
+	if (!bluez_adapter_ready(band->bz)) {
+		set_state(band, BAND_STATE_ABSENT, "The Bluetooth adapter is not ready");
+		return;
+	}
+	if (!bluez_device_info(band->bz, band->address, &info)) {
+		set_state(band, BAND_STATE_ABSENT, "Looking for the band: is it nearby and charged?");
+		return;
+	}
+	set_state(band, BAND_STATE_CONNECTING, "Connecting");
+	bluez_connect(band->bz, band->address, band->attempt, connected, band);
+}
+
+void band_device_changed(struct band *band)
+{
+	struct bluez_device_info info;
+	bool present = bluez_device_info(band->bz, band->address, &info);
+
+	if (info.connected)
+		band->saw_connected = true;
+	switch (band->state) {
+	case BAND_STATE_ABSENT:
+		if (present && bluez_adapter_ready(band->bz))
+			attempt(band);
+		break;
+	case BAND_STATE_RESOLVING:
+		if (info.services_resolved && bluez_has_char(band->bz, band->address, MIBAND2_CHR_AUTH))
+			authenticate(band);
+		else if (band->saw_connected && !info.connected)
+			fail(band, "the link dropped while resolving");
+		break;
+	case BAND_STATE_AUTHENTICATING:
+	case BAND_STATE_AWAITING_TAP:
+	case BAND_STATE_READY:
+		/* Connected=true may never have been signalled (bluez-5.66.md): ServicesResolved is the witness. */
+		if (!info.services_resolved || (band->saw_connected && !info.connected))
+			fail(band, "the link dropped");
+		break;
+	case BAND_STATE_DISCONNECTED:
+	case BAND_STATE_CONNECTING:
+	case BAND_STATE_AUTH_REJECTED:
+	case BAND_STATE_RESETTING:
+		break;
+	}
+}
+
+void band_device_removed(struct band *band)
+{
+	/* A reset's own RemoveDevice: its sequence goes on (the signal comes before the reply). */
+	if (band->state == BAND_STATE_AUTH_REJECTED || (band->state == BAND_STATE_RESETTING && !band->following_reset))
+		return;
+	attempt_new(band);
+	set_state(band, BAND_STATE_ABSENT, band->following_reset ?
+	          "Factory reset: waiting for the band to come back under its new address" :
+	          "bluetoothd forgot the band; looking for it");
+}
+
+void band_adapter_changed(struct band *band)
+{
+	if (!bluez_adapter_ready(band->bz)) {
+		if (band->state != BAND_STATE_AUTH_REJECTED && band->state != BAND_STATE_ABSENT) {
+			attempt_new(band);
+			set_state(band, BAND_STATE_ABSENT, "The Bluetooth adapter is not ready");
+		}
+		return;
+	}
+	if (band->state == BAND_STATE_ABSENT)
+		band_device_changed(band);
+}
+
+bool band_wants_discovery(const struct band *band)
+{
+	return band->state == BAND_STATE_ABSENT || band->following_reset;
+}
+
+/* ---- operator actions ---- */
+
+static bool need_ready(struct band *band, const char *what, GError **error)
+{
+	if (band->state == BAND_STATE_READY)
+		return true;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "%s: the band is %s; it will be done once the band is ready",
+	            what, band_state_name(band->state));
+	return false;
+}
+
+static void reconnect_disconnected(const GError *error, void *user_data)
+{
+	(void)error; /* not connected is as good as disconnected */
+	attempt(user_data);
+}
+
+bool band_reconnect(struct band *band, GError **error)
+{
+	struct bluez_device_info info;
+
+	(void)error;
+	attempt_new(band);
+	band->failures = 0;
+	if (bluez_device_info(band->bz, band->address, &info) && (info.connected || linked(band))) {
+		set_state(band, BAND_STATE_DISCONNECTED, "Reconnecting on request");
+		bluez_disconnect(band->bz, band->address, band->attempt, reconnect_disconnected, band);
+		return true;
+	}
+	attempt(band);
+	return true;
+}
+
+static void reset_removed(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	(void)error;
+	bluez_adapter_power_cycle(band->bz);
+	set_state(band, BAND_STATE_ABSENT, "Reset: rediscovering the band");
+}
+
+static void reset_disconnected(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	(void)error;
+	bluez_remove_device(band->bz, band->address, band->attempt, reset_removed, band);
+}
+
+/* The seed's "forget the device": Disconnect, RemoveDevice, power-cycle, rediscover, reconnect. */
+bool band_reset(struct band *band, GError **error)
+{
+	(void)error;
+	attempt_new(band);
+	band->failures = 0;
+	set_state(band, BAND_STATE_RESETTING, "Reset: disconnecting and removing the device from BlueZ");
+	bluez_disconnect(band->bz, band->address, band->attempt, reset_disconnected, band);
+	return true;
+}
+
+/* A reset, then a new key and the wearer's tap. The old key stays until the band takes the new one. */
+bool band_repair(struct band *band, GError **error)
+{
+	band->pairing = true;
+	band->new_key_ready = false;
+	return band_reset(band, error);
+}
+
+bool band_reboot(struct band *band, GError **error)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (band->state == BAND_STATE_AUTH_REJECTED) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "reboot: the band must be re-paired first");
+		return false;
+	}
+	band->reboot_pending = !need_ready(band, "reboot", error);
+	if (band->reboot_pending)
+		return false;
+	g_message("band %s: rebooting it (§15)", band->address);
+	send_last(band, MIBAND2_CHR_FW_CTRL, buf, miband2_build_reboot(buf, sizeof(buf)));
+	return true;
+}
+
+/* §15: the band wipes itself and comes back under a new address; band_adopt() follows it there. */
+bool band_factory_reset(struct band *band, GError **error)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (band->state == BAND_STATE_AUTH_REJECTED) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "factory reset: the band must be re-paired first");
+		return false;
+	}
+	band->factory_reset_pending = !need_ready(band, "factory reset", error);
+	if (band->factory_reset_pending)
+		return false;
+	g_strfreev(band->known_before);
+	band->known_before = bluez_devices_named(band->bz, "MI Band 2");
+	attempt_new(band);
+	send_last(band, MIBAND2_CHR_CONFIG, buf, miband2_build_config_factory_reset(buf, sizeof(buf)));
+	band->following_reset = true;
+	band->pairing = true;
+	band->new_key_ready = false;
+	band->has_key = false;
+	if (band->ops->key_changed)
+		band->ops->key_changed(band, NULL, band->user_data);
+	set_state(band, BAND_STATE_RESETTING, "Factory reset: waiting for the band to come back under its new address");
+	return true;
+}
+
+bool band_following_reset(const struct band *band)
+{
+	return band->following_reset;
+}
+
+bool band_adopt(struct band *band, const char *address)
+{
+	char old[18];
+
+	if (!band->following_reset || g_ascii_strcasecmp(address, band->address) == 0)
+		return false;
+	for (char **k = band->known_before; k && *k; k++)
+		if (g_ascii_strcasecmp(*k, address) == 0)
+			return false; /* it was there before the reset: another band */
+	g_strlcpy(old, band->address, sizeof(old));
+	g_strlcpy(band->address, address, sizeof(band->address));
+	for (char *p = band->address; *p; p++)
+		*p = g_ascii_toupper(*p);
+	band->following_reset = false;
+	band->factory_reset_pending = false;
+	g_clear_pointer(&band->known_before, g_strfreev);
+	g_message("band %s: came back from its factory reset as %s", old, band->address);
+	/* bluetoothd's object for the old address is a stranger now. */
+	bluez_remove_device(band->bz, old, NULL, NULL, NULL);
+	if (band->ops->address_changed)
+		band->ops->address_changed(band, old, band->user_data);
+	attempt(band);
+	return true;
+}
+
+void band_forget(struct band *band)
+{
+	attempt_new(band);
+	bluez_disconnect(band->bz, band->address, NULL, NULL, NULL);
+	bluez_remove_device(band->bz, band->address, NULL, NULL, NULL);
+}
+
+/* ---- life ---- */
+
+struct band *band_new(struct bluez *bz, const char *address, const uint8_t *key, const struct band_ops *ops,
+                      void *user_data)
+{
+	struct band *band = g_new0(struct band, 1);
+
+	band->bz = bz;
+	band->ops = ops;
+	band->user_data = user_data;
+	for (size_t i = 0; i < sizeof(band->address) - 1 && address[i]; i++)
+		band->address[i] = g_ascii_toupper(address[i]);
+	band->has_key = key != NULL;
+	if (key)
+		memcpy(band->key, key, sizeof(band->key));
+	band->battery = -1;
+	band->steps = -1;
+	band->state = BAND_STATE_ABSENT;
+	band->description = g_strdup("Starting");
+	attempt(band);
+	return band;
+}
+
+void band_free(struct band *band)
+{
+	if (!band)
+		return;
+	g_cancellable_cancel(band->attempt);
+	g_clear_object(&band->attempt);
+	clear_timer(band);
+	g_strfreev(band->known_before);
+	g_free(band->description);
+	g_free(band);
+}
+
+const char *band_address(const struct band *band)
+{
+	return band->address;
+}
+
+enum band_state band_state(const struct band *band)
+{
+	return band->state;
+}
+
+enum band_state band_previous_state(const struct band *band)
+{
+	return band->previous;
+}
+
+const char *band_state_description(const struct band *band)
+{
+	return band->description;
+}
+
+int band_battery(const struct band *band)
+{
+	return band->battery;
+}
+
+long band_steps(const struct band *band)
+{
+	return band->steps;
+}
+
+const char *band_firmware(const struct band *band)
+{
+	return band->firmware;
+}

@@ -1,0 +1,397 @@
+/* The band manager (manager.h): routes BlueZ events to bands by address, keeps discovery running while a
+ * band is missing, watches for a silent adapter, and writes what pairing needs to the database. */
+#include <string.h>
+
+#include "bluez.h"
+#include "db.h"
+#include "manager.h"
+#include "miband2.h"
+
+#define WATCHDOG_PERIOD_S 30
+#define SILENCE_LIMIT_US (90 * G_USEC_PER_SEC) /* DESIGN.md: no advertisement for 90 s → power-cycle */
+#define POWER_CYCLE_SPACING_US (60 * G_USEC_PER_SEC)
+
+struct manager {
+	struct bluez *bz;
+	struct db *db;
+	GHashTable *bands;          /* address -> struct band * */
+	int64_t last_advert_us;     /* monotonic: the last time bluetoothd told us of any device */
+	int64_t last_power_cycle_us;
+	guint watchdog;
+	guint scan_timer;           /* an operator's scan window */
+};
+
+static bool valid_address(const char *address)
+{
+	if (!address || strlen(address) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? address[i] != ':' : !g_ascii_isxdigit(address[i]))
+			return false;
+	return true;
+}
+
+static void power_cycle(struct manager *mgr, const char *why)
+{
+	int64_t now = g_get_monotonic_time();
+
+	if (mgr->last_power_cycle_us && now - mgr->last_power_cycle_us < POWER_CYCLE_SPACING_US)
+		return;
+	mgr->last_power_cycle_us = now;
+	g_message("power-cycling the adapter: %s", why);
+	bluez_adapter_power_cycle(mgr->bz);
+}
+
+static void update_discovery(struct manager *mgr)
+{
+	GHashTableIter it;
+	gpointer band;
+	bool wanted = false;
+
+	g_hash_table_iter_init(&it, mgr->bands);
+	while (g_hash_table_iter_next(&it, NULL, &band))
+		wanted |= band_wants_discovery(band);
+	wanted |= mgr->scan_timer != 0;
+	if (wanted && !bluez_discovering(mgr->bz))
+		mgr->last_advert_us = g_get_monotonic_time(); /* the silence is counted from the start of looking */
+	bluez_set_discovery(mgr->bz, wanted);
+}
+
+/* ---- from the bands ---- */
+
+/* The transitions an operator looks back on, as rows of the events table. A retry loop writes nothing. */
+static const char *event_of(enum band_state state, enum band_state previous)
+{
+	if (state == previous)
+		return NULL;
+	if (state == BAND_STATE_READY)
+		return "connected";
+	if (previous == BAND_STATE_READY)
+		return "disconnected";
+	if (state == BAND_STATE_AUTH_REJECTED)
+		return "auth-rejected";
+	if (state == BAND_STATE_AWAITING_TAP)
+		return "pairing";
+	if (state == BAND_STATE_RESETTING)
+		return "reset";
+	return NULL;
+}
+
+static void on_state_changed(struct band *band, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+	const char *event = event_of(band_state(band), band_previous_state(band));
+
+	if (event && !db_event_add(mgr->db, band_address(band), now, event, band_state_description(band), &error))
+		g_warning("band %s: event not stored: %s", band_address(band), error->message);
+	g_clear_error(&error);
+	if (band_state(band) == BAND_STATE_READY && !db_band_set_connected(mgr->db, band_address(band), now, &error))
+		g_warning("band %s: %s", band_address(band), error->message);
+	update_discovery(mgr);
+}
+
+static void on_key_changed(struct band *band, const uint8_t *key, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+	bool ok = key ? db_band_set_key(mgr->db, band_address(band), key, &error) :
+	                db_band_clear_key(mgr->db, band_address(band), &error);
+
+	if (!ok)
+		g_warning("band %s: the key could not be stored: %s", band_address(band), error->message);
+}
+
+static void on_address_changed(struct band *band, const char *old, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+	gpointer old_key = NULL;
+
+	g_hash_table_steal_extended(mgr->bands, old, &old_key, NULL);
+	g_free(old_key);
+	g_hash_table_insert(mgr->bands, g_strdup(band_address(band)), band);
+	if (!db_band_move(mgr->db, old, band_address(band), &error))
+		g_warning("band %s: could not follow it to %s: %s", old, band_address(band), error->message);
+}
+
+static void on_firmware(struct band *band, const char *version, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!db_band_set_firmware(mgr->db, band_address(band), version, &error))
+		g_warning("band %s: %s", band_address(band), error->message);
+}
+
+static void on_adapter_trouble(struct band *band, void *user_data)
+{
+	g_autofree char *why = g_strdup_printf("band %s keeps failing", band_address(band));
+
+	power_cycle(user_data, why);
+}
+
+static const struct band_ops band_ops = {
+	.state_changed = on_state_changed,
+	.key_changed = on_key_changed,
+	.address_changed = on_address_changed,
+	.firmware = on_firmware,
+	.adapter_trouble = on_adapter_trouble,
+};
+
+/* ---- from BlueZ ---- */
+
+static void each_band(struct manager *mgr, void (*func)(struct band *band))
+{
+	g_autoptr(GPtrArray) bands = manager_bands(mgr);
+
+	for (guint i = 0; i < bands->len; i++)
+		func(bands->pdata[i]);
+}
+
+static void on_adapter_changed(struct bluez *bz, void *user_data)
+{
+	(void)bz;
+	each_band(user_data, band_adapter_changed);
+	update_discovery(user_data);
+}
+
+/* A new "MI Band 2" while a band is coming back from its factory reset is that band (§15). */
+static void maybe_adopt(struct manager *mgr, const char *address)
+{
+	struct bluez_device_info info;
+	g_autoptr(GPtrArray) bands = manager_bands(mgr);
+
+	if (!bluez_device_info(mgr->bz, address, &info) || strcmp(info.name, "MI Band 2") != 0)
+		return;
+	for (guint i = 0; i < bands->len; i++)
+		if (band_following_reset(bands->pdata[i]) && band_adopt(bands->pdata[i], address))
+			return;
+}
+
+static void on_device_changed(struct bluez *bz, const char *address, void *user_data)
+{
+	struct manager *mgr = user_data;
+	struct band *band = manager_band(mgr, address);
+
+	(void)bz;
+	mgr->last_advert_us = g_get_monotonic_time();
+	if (band)
+		band_device_changed(band);
+	else
+		maybe_adopt(mgr, address);
+}
+
+static void on_device_removed(struct bluez *bz, const char *address, void *user_data)
+{
+	struct manager *mgr = user_data;
+	struct band *band = manager_band(mgr, address);
+
+	(void)bz;
+	if (band)
+		band_device_removed(band);
+	update_discovery(mgr);
+}
+
+static void on_value(struct bluez *bz, const char *address, const char *uuid, const uint8_t *value, size_t len,
+                     void *user_data)
+{
+	struct band *band = manager_band(user_data, address);
+
+	(void)bz;
+	if (band)
+		band_value(band, uuid, value, len);
+}
+
+static const struct bluez_ops bluez_ops = {
+	.adapter_changed = on_adapter_changed,
+	.device_changed = on_device_changed,
+	.device_removed = on_device_removed,
+	.value = on_value,
+};
+
+/* A band is missing, we are looking, and bluetoothd has been silent too long: the adapter may be stuck. */
+static gboolean watchdog(gpointer user_data)
+{
+	struct manager *mgr = user_data;
+
+	if (bluez_discovering(mgr->bz) && g_get_monotonic_time() - mgr->last_advert_us > SILENCE_LIMIT_US) {
+		mgr->last_advert_us = g_get_monotonic_time();
+		power_cycle(mgr, "no advertisement for 90 s while looking for a band");
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- the command API ---- */
+
+static struct band *band_add(struct manager *mgr, const char *address, const uint8_t *key)
+{
+	struct band *band = band_new(mgr->bz, address, key, &band_ops, mgr);
+
+	g_hash_table_insert(mgr->bands, g_strdup(band_address(band)), band);
+	return band;
+}
+
+bool manager_add(struct manager *mgr, const char *address, GError **error)
+{
+	g_autofree char *upper = NULL;
+
+	if (!valid_address(address)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' is not a Bluetooth address",
+		            address ? address : "");
+		return false;
+	}
+	upper = g_ascii_strup(address, -1);
+	if (manager_band(mgr, upper))
+		return true;
+	if (!db_band_add(mgr->db, upper, error))
+		return false;
+	band_add(mgr, upper, NULL);
+	update_discovery(mgr);
+	return true;
+}
+
+struct band *manager_band(struct manager *mgr, const char *address)
+{
+	g_autofree char *upper = address ? g_ascii_strup(address, -1) : NULL;
+
+	return upper ? g_hash_table_lookup(mgr->bands, upper) : NULL;
+}
+
+static gint by_address(gconstpointer a, gconstpointer b)
+{
+	return strcmp(band_address(*(struct band *const *)a), band_address(*(struct band *const *)b));
+}
+
+GPtrArray *manager_bands(struct manager *mgr)
+{
+	GPtrArray *bands = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer band;
+
+	g_hash_table_iter_init(&it, mgr->bands);
+	while (g_hash_table_iter_next(&it, NULL, &band))
+		g_ptr_array_add(bands, band);
+
+	g_ptr_array_sort(bands, by_address);
+	return bands;
+}
+
+bool manager_command(struct manager *mgr, const char *verb, const char *address, bool confirm, GError **error)
+{
+	struct band *band = manager_band(mgr, address);
+
+	if (!band) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no managed band has the address '%s'",
+		            address ? address : "");
+		return false;
+	}
+	if (strcmp(verb, "reconnect") == 0)
+		return band_reconnect(band, error);
+	if (strcmp(verb, "reset") == 0)
+		return band_reset(band, error);
+	if (strcmp(verb, "repair") == 0)
+		return band_repair(band, error);
+	if (strcmp(verb, "reboot") == 0)
+		return band_reboot(band, error);
+	if (strcmp(verb, "factory-reset") == 0) {
+		if (!confirm) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			            "factory reset wipes the band and changes its address: confirm it explicitly");
+			return false;
+		}
+		return band_factory_reset(band, error);
+	}
+	if (strcmp(verb, "forget") == 0) {
+		band_forget(band);
+		if (!db_band_forget(mgr->db, band_address(band), error))
+			return false;
+		g_hash_table_remove(mgr->bands, band_address(band));
+		update_discovery(mgr);
+		return true;
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown action '%s'", verb);
+	return false;
+}
+
+static gboolean scan_over(gpointer user_data)
+{
+	struct manager *mgr = user_data;
+
+	mgr->scan_timer = 0;
+	update_discovery(mgr);
+	return G_SOURCE_REMOVE;
+}
+
+void manager_scan(struct manager *mgr, unsigned seconds)
+{
+	g_clear_handle_id(&mgr->scan_timer, g_source_remove);
+	mgr->scan_timer = g_timeout_add_seconds(CLAMP(seconds, 1u, 120u), scan_over, mgr);
+	update_discovery(mgr);
+}
+
+GArray *manager_seen(struct manager *mgr)
+{
+	g_auto(GStrv) addresses = bluez_devices_named(mgr->bz, "MI Band 2");
+	GArray *seen = g_array_new(FALSE, TRUE, sizeof(struct manager_seen));
+
+	for (char **a = addresses; *a; a++) {
+		struct manager_seen s = { .managed = manager_band(mgr, *a) != NULL };
+		struct bluez_device_info info;
+
+		g_strlcpy(s.address, *a, sizeof(s.address));
+		if (bluez_device_info(mgr->bz, *a, &info) && info.has_rssi) {
+			s.has_rssi = true;
+			s.rssi = info.rssi;
+		}
+		g_array_append_val(seen, s);
+	}
+	return seen;
+}
+
+/* ---- life ---- */
+
+static bool load_bands(struct manager *mgr, const struct config *cfg, GError **error)
+{
+	g_autoptr(GPtrArray) rows = NULL;
+
+	for (char **a = cfg->bands; a && *a; a++)
+		if (!db_band_add(mgr->db, *a, error))
+			return false;
+	rows = db_band_list(mgr->db, error);
+	if (!rows)
+		return false;
+	for (guint i = 0; i < rows->len; i++) {
+		struct db_band *row = rows->pdata[i];
+
+		band_add(mgr, row->address, row->has_key ? row->key : NULL);
+	}
+	return true;
+}
+
+struct manager *manager_new(const struct config *cfg, struct db *db, GError **error)
+{
+	struct manager *mgr = g_new0(struct manager, 1);
+
+	mgr->db = db;
+	mgr->bands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)band_free);
+	mgr->bz = bluez_new(cfg->adapter, &bluez_ops, mgr);
+	if (!load_bands(mgr, cfg, error)) {
+		manager_free(mgr);
+		return NULL;
+	}
+	mgr->watchdog = g_timeout_add_seconds(WATCHDOG_PERIOD_S, watchdog, mgr);
+	return mgr;
+}
+
+void manager_free(struct manager *mgr)
+{
+	if (!mgr)
+		return;
+	g_clear_handle_id(&mgr->watchdog, g_source_remove);
+	g_clear_handle_id(&mgr->scan_timer, g_source_remove);
+	g_hash_table_unref(mgr->bands);
+	bluez_free(mgr->bz);
+	g_free(mgr);
+}

@@ -1,0 +1,23 @@
+/* The JSON API of DESIGN.md, served by libwebsockets on the GLib main loop. This issue's listener is the local
+ * Unix socket the CLI uses (file permissions instead of a password); the dashboard issue adds the LAN
+ * listener with login over the same handlers.
+ *
+ *   GET    /api/v1/bands                          every managed band and its state
+ *   GET    /api/v1/bands/{id}                     one band ({id}: the address, with or without colons)
+ *   POST   /api/v1/bands            {"address"}   manage a band (it pairs on its first connection)
+ *   POST   /api/v1/bands/{id}/actions/{verb}      reconnect, reset, repair, reboot, factory-reset, forget
+ *                                   {"confirm": true} for factory-reset
+ *   POST   /api/v1/scan                           look for bands for a while (discovery is the daemon's)
+ *   GET    /api/v1/scan                           bands nearby with RSSI and whether they are managed
+ *   GET    /healthz
+ * Errors are {"error": "..."} with 400, 404, 405, 409 or 413. */
+#pragma once
+
+#include <gio/gio.h>
+
+struct manager;
+struct web;
+
+/* socket_path: created 0660 (its directory 0755 if missing); an old socket file there is replaced. */
+struct web *web_new(const char *socket_path, struct manager *mgr, GMainLoop *loop, GError **error);
+void web_free(struct web *web);
