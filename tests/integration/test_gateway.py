@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""The gateway core against the simulated band (issue 3): pairing with the tap, reconnecting with the stored
+key, auth-rejected and its cure, link drops, bluetoothd restarts, adapter power loss, two bands, operator
+actions, a factory reset followed to the new address, and bad configs."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import World  # noqa: E402
+
+from gi.repository import GLib  # noqa: E402
+
+
+class Gateway(unittest.TestCase):
+    sim_args = ("--auto-tap", "1")
+
+    def setUp(self):
+        self.world = World(self.sim_args)
+        self.addr = self.world.bands[0]
+
+    def tearDown(self):
+        sim_output = self.world.sim.output()
+        gw, sim = self.world.close()
+        if os.environ.get("BANDGATE_IT_VERBOSE"):
+            print(self.world.last_gateway_output, file=sys.stderr)
+        self.assertEqual(gw, 0, "bandgate did not stop cleanly:\n" + self.world.last_gateway_output)
+        self.assertEqual(sim, 0, "bandgate-sim did not stop cleanly:\n" + sim_output)
+
+    def pair(self):
+        self.world.start_gateway([self.addr])
+        return self.world.wait_state(self.addr, "ready")
+
+    def stored_key(self, address=None):
+        rows = self.world.db_rows("SELECT key FROM bands WHERE address = ?", address or self.addr)
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+class Pairing(Gateway):
+    sim_args = ()  # the wearer taps only when the test says so
+
+    def test_first_pairing_waits_for_the_tap_and_stores_the_key(self):
+        self.world.start_gateway([self.addr])
+        band = self.world.wait_state(self.addr, "awaiting-tap")
+        self.assertIn("Tap", band["description"])
+        self.assertTrue(self.world.band(self.addr)["awaiting-tap"])
+        self.world.control("Tap", "(s)", self.addr)
+        self.world.wait_state(self.addr, "ready", 20)
+        self.assertEqual(self.stored_key(), bytes(self.world.band(self.addr)["key"]))
+        self.assertNotEqual(self.stored_key(), b"0123456789@ABCDE", "a fresh random key, not the legacy one")
+        self.assertEqual(os.stat(self.world.database).st_mode & 0o777, 0o600)
+
+    def test_restart_reconnects_with_the_stored_key_without_a_tap(self):
+        self.world.start_gateway([self.addr])
+        self.world.wait_state(self.addr, "awaiting-tap")
+        self.world.control("Tap", "(s)", self.addr)
+        self.world.wait_state(self.addr, "ready", 20)
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.world.control("ClearReceived", "(s)", self.addr)
+        self.world.start_gateway([self.addr])
+        self.world.wait_state(self.addr, "ready", 30)
+        auth = [bytes(v) for _, uuid, v in self.world.writes(self.addr) if uuid.startswith("00000009")]
+        self.assertTrue(auth and all(v[0] in (2, 3) for v in auth), f"no new key was sent: {auth}")
+
+
+class Faults(Gateway):
+    def test_auth_rejected_is_a_state_and_repair_cures_it(self):
+        self.pair()
+        self.world.control("SetKey", "(say)", self.addr, b"")  # another phone takes the band
+        self.world.control("DropLink", "(s)", self.addr)
+        band = self.world.wait_state(self.addr, "auth-rejected", 30)
+        self.assertIn("re-pair", band["description"])
+        r = self.world.cli("repair", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, "ready", 60)
+        self.assertEqual(self.stored_key(), bytes(self.world.band(self.addr)["key"]))
+
+    def test_a_dropped_link_comes_back(self):
+        self.pair()
+        self.world.control("DropLink", "(s)", self.addr)
+        self.world.wait_state(self.addr, ("disconnected", "connecting", "resolving", "authenticating"), 10)
+        self.world.wait_state(self.addr, "ready", 20)
+
+    def test_bluetoothd_restart_without_restarting_bandgate(self):
+        self.pair()
+        self.world.control("Restart", "(su)", "crash", 1500)
+        self.world.wait_state(self.addr, ("absent", "disconnected"), 10)
+        self.world.wait_state(self.addr, "ready", 60)
+
+    def test_adapter_power_loss_and_return(self):
+        self.pair()
+        self.world.control("SetAdapterPowered", "(sb)", "hci0", False)
+        band = self.world.wait_state(self.addr, "absent", 10)
+        self.assertIn("adapter", band["description"])
+        self.world.control("SetAdapterPowered", "(sb)", "hci0", True)
+        self.world.wait_state(self.addr, "ready", 60)
+
+    def test_reboot_from_the_cli(self):
+        self.pair()
+        r = self.world.cli("reboot", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, ("disconnected", "absent", "connecting"), 10)
+        self.world.wait_state(self.addr, "ready", 60)
+        fw = [bytes(v) for _, uuid, v in self.world.writes(self.addr) if uuid.startswith("00001531")]
+        self.assertEqual(fw, [b"\x05"])
+
+    def test_reset_forgets_the_device_power_cycles_and_comes_back(self):
+        self.pair()
+        self.world.pump()
+        del self.world.signals[:]
+        for _ in range(2):  # the second one lands mid-reset: idempotent
+            r = self.world.cli("reset", self.addr)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, "resetting", 10)
+        self.world.wait_state(self.addr, "ready", 60)
+        removed = [s for s in self.world.signals
+                   if s[0] == "InterfacesRemoved" and s[2][0] == self.world.device_path(self.addr)]
+        self.assertTrue(removed, "bluetoothd was never asked to forget the device")
+        powered = [s[2][1]["Powered"] for s in self.world.signals if s[0] == "PropertiesChanged" and
+                   s[1] == "/org/bluez/hci0" and "Powered" in s[2][1]]
+        self.assertEqual(powered[:2], [False, True], "the adapter was not power-cycled")
+
+    def test_reset_and_repair_from_auth_rejected(self):
+        self.pair()
+        self.world.control("SetKey", "(say)", self.addr, b"")
+        self.world.control("DropLink", "(s)", self.addr)
+        self.world.wait_state(self.addr, "auth-rejected", 30)
+        r = self.world.cli("reset", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, "auth-rejected", 60)  # a reset keeps the key: still not ours
+        r = self.world.cli("reboot", self.addr)
+        self.assertEqual(r.returncode, 1, "reboot needs an authenticated band")
+        self.assertIn("re-paired", r.stderr)
+        r = self.world.cli("repair", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, "ready", 60)
+
+    def test_factory_reset_is_followed_to_the_new_address(self):
+        self.pair()
+        r = self.world.cli("factory-reset", self.addr)
+        self.assertEqual(r.returncode, 2, "refused without --yes")
+        r = self.world.cli("factory-reset", self.addr, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        new = None
+        for _ in range(300):
+            bands = self.world.control("ListBands", reply="(as)")[0]
+            if bands and bands[0] != self.addr:
+                new = bands[0]
+                break
+            GLib.usleep(100000)
+        self.assertIsNotNone(new, "the simulated band never changed its address")
+        self.world.wait_state(new, "ready", 60)
+        self.assertEqual(self.world.db_rows("SELECT address FROM bands"), [(new,)])
+        self.assertEqual(self.stored_key(new), bytes(self.world.band(new)["key"]))
+
+
+class TwoBands(Gateway):
+    sim_args = ("--auto-tap", "1", "--bands", "2")
+
+    def test_one_failing_band_does_not_stall_the_other(self):
+        good, bad = self.world.bands
+        self.world.control("SetFault", "(ssv)", bad, "connect-fails", GLib.Variant("u", 1000))
+        self.world.start_gateway([good, bad])
+        self.world.wait_state(good, "ready", 30)
+        self.world.wait_state(bad, "disconnected", 30)
+        self.world.control("DropLink", "(s)", good)
+        self.world.wait_state(good, "ready", 30)
+        self.assertNotEqual(self.world.state(bad)["state"], "ready")
+
+
+class Cli(unittest.TestCase):
+    def test_no_daemon_is_said_plainly(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([os.environ["BANDGATE"], "status", "--socket", os.path.join(d, "none.sock")],
+                               capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not running", r.stderr)
+
+    def test_bad_config_exits_2_with_file_and_line(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write("[gateway]\nadapter = hci0\nbogus = 1\n")
+            f.flush()
+            r = subprocess.run([os.environ["BANDGATE"], "run", "--config", f.name], capture_output=True, text=True,
+                               timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"{f.name}:3", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
