@@ -1297,14 +1297,9 @@ static void adapter_start_discovery(struct adapter *a, GDBusMethodInvocation *in
 		a->discovering_timer = g_timeout_add(DISCOVERING_DELAY_MS, discovering_cb, a);
 }
 
-/* The last session is gone: RSSI is invalidated on the devices, then Discovering=false (bluez §Discovery). */
-static void adapter_stop_scanning(struct adapter *a)
+/* RSSI exists only while discovering (bluez §Objects): 5.66's discovery_cleanup() drops it. */
+static void invalidate_rssi(struct adapter *a)
 {
-	clear_source(&a->discovering_timer);
-	clear_source(&a->first_report);
-	if (!a->discovering)
-		return;
-	a->discovering = false;
 	for (guint i = 0; i < a->devices->len; i++) {
 		struct device *dev = a->devices->pdata[i];
 
@@ -1313,6 +1308,17 @@ static void adapter_stop_scanning(struct adapter *a)
 			objtree_flush(dev->iface);
 		}
 	}
+}
+
+/* The last session is gone: RSSI is invalidated on the devices, then Discovering=false (bluez §Discovery). */
+static void adapter_stop_scanning(struct adapter *a)
+{
+	clear_source(&a->discovering_timer);
+	clear_source(&a->first_report);
+	if (!a->discovering)
+		return;
+	a->discovering = false;
+	invalidate_rssi(a);
 	objtree_set(a->iface, "Discovering", g_variant_new_boolean(FALSE), false);
 	objtree_flush(a->iface);
 	adapter_ensure_tick(a);
@@ -1420,6 +1426,8 @@ static void adapter_power_off(struct adapter *a, GDBusMethodInvocation *inv)
 	g_hash_table_remove_all(a->clients);
 	clear_source(&a->discovering_timer);
 	clear_source(&a->first_report);
+	if (a->discovering)
+		invalidate_rssi(a); /* discovery ends with the power, and its RSSI with it */
 	a->powered = false;
 	objtree_set(a->iface, "Powered", g_variant_new_boolean(FALSE), false);
 	if (a->discovering) {

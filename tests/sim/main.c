@@ -293,7 +293,8 @@ static bool parse_options(int *argc, char ***argv, GError **error)
 	    !check_range("--days", opt_days, 0, 400, error) || !check_range("--fetch-cap", opt_fetch_cap, 1, 1 << 20, error))
 		return false;
 	if (opt_steps != 13 && opt_steps != 5)
-		return check_range("--steps-format", opt_steps, 13, 13, error);
+		return g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--steps-format must be 13 or 5"),
+		       false;
 	options.n_bands = opt_bands;
 	options.n_adapters = opt_adapters;
 	options.history_days = opt_days;
@@ -360,6 +361,7 @@ int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	struct sim_world world = { .options = &options };
+	int status = 0;
 
 	if (!parse_options(&argc, &argv, &error)) {
 		fprintf(stderr, "bandgate-sim: %s (see --help)\n", error->message);
@@ -376,11 +378,13 @@ int main(int argc, char **argv)
 	world.loop = g_main_loop_new(NULL, FALSE);
 	if (!world_add_bands(&world, &error)) {
 		fprintf(stderr, "bandgate-sim: %s (see --help)\n", error->message);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	}
 	if (!bluez_start(&world, &error)) {
 		fprintf(stderr, "bandgate-sim: cannot serve org.bluez on %s: %s\n", options.bus_address, error->message);
-		return 1;
+		status = 1;
+		goto out;
 	}
 	sim_control_start(&world);
 	for (guint i = 0; i < world.slots->len; i++)
@@ -391,6 +395,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, quit_cb, world.loop);
 	g_main_loop_run(world.loop);
 
+out:
 	if (world.restart_timer)
 		g_source_remove(world.restart_timer);
 	bluez_stop(&world, false);
@@ -403,5 +408,5 @@ int main(int argc, char **argv)
 	g_free(options.bus_address);
 	g_strfreev(opt_addresses);
 	g_strfreev(opt_keys);
-	return 0;
+	return status;
 }
