@@ -120,6 +120,17 @@ class Discovery(SimTestCase):
         c.wait_props(path, DEVICE, {"RSSI": -90}, mark)
         self.assertEqual(world.band_state(world.bands[0])["rssi"], -90)
 
+    def test_busy_controller_fault(self):
+        """io.bandgate.Sim1 SetAdapterFault "start-discovery-busy" u: the next N StartDiscovery calls fail with
+        InProgress "Operation already in progress"; the one after starts discovery."""
+        world = self.start()
+        world.control("SetAdapterFault", "ssv", "hci0", "start-discovery-busy", GLib.Variant("u", 2))
+        for _ in range(2):
+            self.assert_error(lambda: world.client.bluez(HCI0, ADAPTER, "StartDiscovery"),
+                              ERR + "InProgress", "Operation already in progress")
+        self.start_discovery(world.client)
+        self.assertTrue(world.client.get(HCI0, ADAPTER, "Discovering"))
+
 
 class Filter(SimTestCase):
     def set_filter(self, client, entries):

@@ -97,6 +97,13 @@ class Faults(Gateway):
         self.world.control("SetAdapterPowered", "(sb)", "hci0", True)
         self.world.wait_state(self.addr, "ready", 60)
 
+    def test_start_discovery_in_progress_is_retried(self):
+        self.world.control("SetAdapterFault", "(ssv)", "hci0", "start-discovery-busy", GLib.Variant("u", 2))
+        self.pair()
+        log = self.world.gateway.output()
+        self.assertEqual(log.count("StartDiscovery failed"), 2, log)
+        self.assertIn("InProgress", log)
+
     def test_reboot_from_the_cli(self):
         self.pair()
         r = self.world.cli("reboot", self.addr)

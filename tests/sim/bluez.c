@@ -86,6 +86,7 @@ struct adapter {
 	GHashTable *clients;     /* sender -> struct disc_client * */
 	GPtrArray *devices;      /* struct device * */
 	guint discovering_timer, first_report, tick;
+	unsigned discovery_busy; /* fault: the next N StartDiscovery calls find the controller busy */
 };
 
 struct sim_bluez {
@@ -1282,6 +1283,12 @@ static void adapter_start_discovery(struct adapter *a, GDBusMethodInvocation *in
 		reply_error(inv, ERR "NotReady", "Resource Not Ready");
 		return;
 	}
+	if (a->discovery_busy > 0) {
+		/* What a client meets while the controller is busy (just powered, another scan being torn down). */
+		a->discovery_busy--;
+		reply_error(inv, ERR "InProgress", "Operation already in progress");
+		return;
+	}
 	cl = adapter_client(a, g_dbus_method_invocation_get_sender(inv), true);
 	if (cl->active) {
 		reply_error(inv, ERR "InProgress", "Operation already in progress");
@@ -1739,6 +1746,26 @@ void sim_bluez_band_removed(struct sim_bluez *bz, struct band_slot *slot)
 	if (slot->link)
 		device_link_lost(slot->link);
 	(void)bz;
+}
+
+static struct adapter *adapter_named(struct sim_bluez *bz, const char *name)
+{
+	for (guint i = 0; i < bz->adapters->len; i++) {
+		struct adapter *a = bz->adapters->pdata[i];
+
+		if (strcmp(a->name, name) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+bool sim_bluez_set_discovery_busy(struct sim_bluez *bz, const char *adapter, unsigned count)
+{
+	struct adapter *a = adapter_named(bz, adapter);
+
+	if (a)
+		a->discovery_busy = count;
+	return a != NULL;
 }
 
 bool sim_bluez_set_powered(struct sim_bluez *bz, const char *adapter, bool powered)

@@ -338,6 +338,20 @@ static void world_method(struct sim_world *world, const char *method, GVariant *
 			return;
 		}
 		g_dbus_method_invocation_return_value(inv, NULL);
+	} else if (strcmp(method, "SetAdapterFault") == 0) {
+		const char *adapter, *name;
+		g_autoptr(GVariant) value = NULL;
+
+		g_variant_get(params, "(&s&sv)", &adapter, &name, &value);
+		if (strcmp(name, "start-discovery-busy") != 0 || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
+			reply_invalid(inv, "Unknown adapter fault or wrong value type");
+			return;
+		}
+		if (!world->bluez || !sim_bluez_set_discovery_busy(world->bluez, adapter, g_variant_get_uint32(value))) {
+			reply_invalid(inv, "No such adapter (or bluetoothd is down)");
+			return;
+		}
+		g_dbus_method_invocation_return_value(inv, NULL);
 	} else {
 		const char *mode;
 		guint32 down_ms;
@@ -356,7 +370,8 @@ static void control_method(GDBusConnection *c, const char *sender, const char *p
                            const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer user_data)
 {
 	struct sim_world *world = user_data;
-	static const char *const world_methods[] = { "AddBand", "ListBands", "SetAdapterPowered", "Restart", NULL };
+	static const char *const world_methods[] = { "AddBand", "ListBands", "SetAdapterPowered", "SetAdapterFault",
+	                                             "Restart", NULL };
 	struct band_slot *slot;
 
 	(void)c, (void)sender, (void)path, (void)iface;

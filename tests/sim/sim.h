@@ -69,6 +69,8 @@ void sim_bluez_band_advert_changed(struct sim_bluez *bluez, struct band_slot *sl
 void sim_bluez_band_removed(struct sim_bluez *bluez, struct band_slot *slot);
 /* Power lost or restored without a client asking. Returns false for an unknown adapter ("hci0"). */
 bool sim_bluez_set_powered(struct sim_bluez *bluez, const char *adapter, bool powered);
+/* The next count StartDiscovery calls on adapter are answered InProgress. False for an unknown adapter. */
+bool sim_bluez_set_discovery_busy(struct sim_bluez *bluez, const char *adapter, unsigned count);
 
 /* control.c: io.bandgate.Sim1 on its own connection. */
 void sim_control_start(struct sim_world *world);
