@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo: builds bandgate and runs it against a simulated Mi Band 2 on a private D-Bus, so nothing on
 # this machine's real Bluetooth or system bus is touched. Installs what it needs; safe to run twice.
-# For now it runs the simulator (bandgate-sim) and shows how to talk to it; it grows with the gateway.
+# It runs the simulator (bandgate-sim) as bluetoothd and the band, then the gateway, which pairs the band (the
+# simulated wearer taps it) and keeps it connected; the CLI shows the band reach "ready".
 # Usage: deploy/demo.sh [bandgate-sim options...]     Stop it with Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ cmake --build build/release -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 run=$(mktemp -d /tmp/bandgate-demo.XXXXXX)
 cleanup() {
+  [ -n "${gw_pid:-}" ] && kill "$gw_pid" 2>/dev/null
   [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
   [ -n "${bus_pid:-}" ] && kill "$bus_pid" 2>/dev/null
   wait 2>/dev/null
@@ -47,6 +49,31 @@ i=0; while ! grep -q '^ready$' "$run/sim.out" 2>/dev/null; do
 done
 band=$(sed -n 's/^band //p' "$run/sim.out" | head -n 1)
 
+# The gateway, unchanged, on the private bus: its config keeps its database and API socket in $run.
+cat > "$run/bandgate.conf" <<CONF
+[gateway]
+adapter = hci0
+database = $run/bandgate.db
+bands = $(sed -n 's/^band //p' "$run/sim.out" | tr '\n' ';' | sed 's/;$//')
+[mqtt]
+enabled = false
+[web]
+socket = $run/api.sock
+CONF
+DBUS_SYSTEM_BUS_ADDRESS=$address build/release/gateway/bandgate run --config "$run/bandgate.conf" \
+  2> "$run/bandgate.log" &
+gw_pid=$!
+bandgate() { build/release/gateway/bandgate "$@" --socket "$run/api.sock"; }
+echo "Waiting for the gateway to pair $band (the simulated wearer taps after 3 s)..."
+i=0; until bandgate status --json 2>/dev/null | grep -Eq '"state":[[:space:]]*"ready"'; do
+  sleep 0.2; i=$((i + 1))
+  if [ $i -gt 300 ] || ! kill -0 "$gw_pid" 2>/dev/null; then
+    echo "the band did not reach ready; the gateway's log:" >&2; cat "$run/bandgate.log" >&2; exit 1
+  fi
+done
+grep -o 'band .*: .* -> .*' "$run/bandgate.log" | sed 's/^/  /'
+bandgate status
+
 cat <<MSG
 
 bandgate demo: a simulated Mi Band 2 behind a fake bluetoothd 5.66, on a private bus.
@@ -55,7 +82,10 @@ bandgate demo: a simulated Mi Band 2 behind a fake bluetoothd 5.66, on a private
   band(s)        $(sed -n 's/^band //p' "$run/sim.out" | tr '\n' ' ')
   wearer         taps the band 3 s after a new key arrives (--auto-tap 3)
 
-Talk to it from another terminal, exactly as to a real bluetoothd:
+The gateway (log: $run/bandgate.log) holds the band. Ask it from another terminal:
+  build/release/gateway/bandgate status --socket $run/api.sock
+  build/release/gateway/bandgate reboot $band --socket $run/api.sock      # also reconnect, reset, repair
+Or talk to the fake bluetoothd directly, exactly as to a real one:
   export DBUS_SYSTEM_BUS_ADDRESS=$address
   bluetoothctl                      # then: scan on / scan off / connect $band / menu gatt / list-attributes
   gdbus introspect --system --dest org.bluez --object-path /org/bluez/hci0
@@ -65,4 +95,4 @@ Script the world through the simulator's control interface (tests/sim/io.bandgat
 
 Running; Ctrl-C stops it.
 MSG
-wait "$sim_pid"
+wait "$gw_pid"
