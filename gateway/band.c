@@ -566,16 +566,24 @@ bool band_repair(struct band *band, GError **error)
 	return band_reset(band, error);
 }
 
+/* A command that needs an authenticated link goes now, or waits for ready (*ret_pending), or, for a band that
+ * holds another key, is refused: no link of ours can carry it until a re-pair. */
+static bool command_now(struct band *band, const char *what, bool *ret_pending, GError **error)
+{
+	*ret_pending = false;
+	if (band->state == BAND_STATE_AUTH_REJECTED) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: the band must be re-paired first", what);
+		return false;
+	}
+	*ret_pending = !need_ready(band, what, error);
+	return !*ret_pending;
+}
+
 bool band_reboot(struct band *band, GError **error)
 {
 	uint8_t buf[MIBAND2_WRITE_MAX];
 
-	if (band->state == BAND_STATE_AUTH_REJECTED) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "reboot: the band must be re-paired first");
-		return false;
-	}
-	band->reboot_pending = !need_ready(band, "reboot", error);
-	if (band->reboot_pending)
+	if (!command_now(band, "reboot", &band->reboot_pending, error))
 		return false;
 	g_message("band %s: rebooting it (§15)", band->address);
 	send_last(band, MIBAND2_CHR_FW_CTRL, buf, miband2_build_reboot(buf, sizeof(buf)));
@@ -587,12 +595,7 @@ bool band_factory_reset(struct band *band, GError **error)
 {
 	uint8_t buf[MIBAND2_WRITE_MAX];
 
-	if (band->state == BAND_STATE_AUTH_REJECTED) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "factory reset: the band must be re-paired first");
-		return false;
-	}
-	band->factory_reset_pending = !need_ready(band, "factory reset", error);
-	if (band->factory_reset_pending)
+	if (!command_now(band, "factory reset", &band->factory_reset_pending, error))
 		return false;
 	g_strfreev(band->known_before);
 	band->known_before = bluez_devices_named(band->bz, "MI Band 2");

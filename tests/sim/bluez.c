@@ -1770,13 +1770,9 @@ bool sim_bluez_set_discovery_busy(struct sim_bluez *bz, const char *adapter, uns
 
 bool sim_bluez_set_powered(struct sim_bluez *bz, const char *adapter, bool powered)
 {
-	for (guint i = 0; i < bz->adapters->len; i++) {
-		struct adapter *a = bz->adapters->pdata[i];
+	struct adapter *a = adapter_named(bz, adapter);
 
-		if (strcmp(a->name, adapter) == 0) {
-			adapter_set_powered(a, powered, NULL);
-			return true;
-		}
-	}
-	return false;
+	if (a)
+		adapter_set_powered(a, powered, NULL);
+	return a != NULL;
 }
