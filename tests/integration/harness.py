@@ -130,15 +130,15 @@ class World:
         return self.control("GetReceived", "(s)", address, reply="(a(xsay))")[0]
 
     # -- the gateway --
-    def write_config(self, bands, extra=""):
+    def write_config(self, bands, extra="", adapter="hci0"):
         path = os.path.join(self.dir, "bandgate.conf")
         with open(path, "w") as f:
-            f.write(f"[gateway]\nadapter = hci0\ndatabase = {self.database}\nbands = {';'.join(bands)}\n"
+            f.write(f"[gateway]\nadapter = {adapter}\ndatabase = {self.database}\nbands = {';'.join(bands)}\n"
                     f"[mqtt]\nenabled = false\n[web]\nsocket = {self.socket}\n{extra}")
         return path
 
-    def start_gateway(self, bands):
-        conf = self.write_config(bands)
+    def start_gateway(self, bands, adapter="hci0"):
+        conf = self.write_config(bands, adapter=adapter)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.gateway = Process([os.environ["BANDGATE"], "run", "--config", conf], env=env)
         deadline = time.monotonic() + 20

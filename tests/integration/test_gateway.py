@@ -163,6 +163,92 @@ class Faults(Gateway):
         self.assertEqual(self.stored_key(new), bytes(self.world.band(new)["key"]))
 
 
+class Cli(Gateway):
+    def test_pair_follows_the_band_and_tells_the_wearer_to_tap(self):
+        self.world.start_gateway([])
+        r = self.world.cli("pair", self.addr.lower(), timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("awaiting-tap: Tap the band", r.stdout)
+        self.assertTrue(r.stdout.rstrip().splitlines()[-1].startswith("ready"), r.stdout)
+        self.assertIsNotNone(self.stored_key())
+
+    def test_scan_lists_bands_with_rssi_and_whether_managed(self):
+        self.world.start_gateway([])
+        r = self.world.cli("scan")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, self.addr + r"  rssi +-\d+  not managed")
+        self.world.cli("pair", self.addr, timeout=90)
+        r = self.world.cli("status")
+        self.assertIn(self.addr + "  ready", r.stdout)
+
+    def test_forget_drops_the_band_and_its_rows(self):
+        self.pair()
+        r = self.world.cli("forget", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.world.api("GET", "/api/v1/bands")[1], [])
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM bands"), [(0,)])
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM events"), [(0,)])
+        r = self.world.cli("status")
+        self.assertIn("No band is managed", r.stdout)
+
+    def test_bad_requests_get_clear_errors(self):
+        self.world.start_gateway([])
+        self.assertEqual(self.world.api("POST", "/api/v1/bands", {"address": "nonsense"})[0], 400)
+        self.assertEqual(self.world.api("POST", "/api/v1/bands/zz/actions/reset")[0], 400)
+        self.assertEqual(self.world.api("POST", "/api/v1/bands/c80f10000000/actions/reset")[0], 404)
+        self.assertEqual(self.world.api("GET", "/api/v1/nothing")[0], 404)
+        self.assertEqual(self.world.api("POST", "/api/v1/bands", {"address": self.addr})[0], 201)
+        status, body = self.world.api("POST", "/api/v1/bands/" + self.addr.replace(":", "") + "/actions/dance")
+        self.assertEqual((status, body), (400, {"error": "unknown action 'dance'"}))
+        status, body = self.world.api("POST", "/api/v1/bands/" + self.addr.replace(":", "") + "/actions/factory-reset")
+        self.assertEqual(status, 409)
+        self.assertIn("confirm", body["error"])
+        c = __import__("harness").UnixHTTPConnection(self.world.socket)
+        c.request("POST", "/api/v1/bands", body="{not json", headers={"Content-Type": "application/json"})
+        self.assertEqual(c.getresponse().status, 400)
+        c.close()
+        self.assertEqual(self.world.api("GET", "/healthz")[0], 200, "the daemon survived all of it")
+
+
+class Daemon(Gateway):
+    def test_sighup_adds_the_bands_of_the_new_config(self):
+        self.world.start_gateway([])
+        self.world.write_config([self.addr])
+        self.world.gateway.proc.send_signal(__import__("signal").SIGHUP)
+        self.world.wait_state(self.addr, "ready", 30)
+
+    def test_tells_systemd_ready_and_stopping(self):
+        import socket
+        path = os.path.join(self.world.dir, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(20)
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            self.world.start_gateway([self.addr])
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        self.assertEqual(sock.recv(256), b"READY=1")
+        self.world.wait_state(self.addr, "ready")
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.assertEqual(sock.recv(256), b"STOPPING=1")
+        sock.close()
+
+
+class SecondAdapter(Gateway):
+    sim_args = ("--auto-tap", "1", "--adapters", "2")
+
+    def test_adapter_chosen_by_address(self):
+        hci1 = self.world.conn.call_sync("org.bluez", "/org/bluez/hci1", "org.freedesktop.DBus.Properties", "Get",
+                                         GLib.Variant("(ss)", ("org.bluez.Adapter1", "Address")), None, 0, 5000,
+                                         None).unpack()[0]
+        self.world.start_gateway([self.addr], adapter=hci1)
+        self.world.wait_state(self.addr, "ready", 30)
+        self.assertTrue(self.world.conn.call_sync(
+            "org.bluez", self.world.device_path(self.addr, "hci1"), "org.freedesktop.DBus.Properties", "Get",
+            GLib.Variant("(ss)", ("org.bluez.Device1", "ServicesResolved")), None, 0, 5000, None).unpack()[0])
+
+
 class TwoBands(Gateway):
     sim_args = ("--auto-tap", "1", "--bands", "2")
 
@@ -177,7 +263,7 @@ class TwoBands(Gateway):
         self.assertNotEqual(self.world.state(bad)["state"], "ready")
 
 
-class Cli(unittest.TestCase):
+class NoDaemon(unittest.TestCase):
     def test_no_daemon_is_said_plainly(self):
         with tempfile.TemporaryDirectory() as d:
             r = subprocess.run([os.environ["BANDGATE"], "status", "--socket", os.path.join(d, "none.sock")],
