@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -41,11 +42,18 @@ class Gateway(unittest.TestCase):
 class Pairing(Gateway):
     sim_args = ()  # the wearer taps only when the test says so
 
+    def wait_for_key_on_band(self):
+        """The gateway says awaiting-tap as it sends the key; the band holds it a moment later."""
+        deadline = time.monotonic() + 10
+        while not self.world.band(self.addr)["awaiting-tap"]:
+            self.assertLess(time.monotonic(), deadline, "the new key never reached the band")
+            time.sleep(0.05)
+
     def test_first_pairing_waits_for_the_tap_and_stores_the_key(self):
         self.world.start_gateway([self.addr])
         band = self.world.wait_state(self.addr, "awaiting-tap")
         self.assertIn("Tap", band["description"])
-        self.assertTrue(self.world.band(self.addr)["awaiting-tap"])
+        self.wait_for_key_on_band()
         self.world.control("Tap", "(s)", self.addr)
         self.world.wait_state(self.addr, "ready", 20)
         self.assertEqual(self.stored_key(), bytes(self.world.band(self.addr)["key"]))
@@ -55,6 +63,7 @@ class Pairing(Gateway):
     def test_restart_reconnects_with_the_stored_key_without_a_tap(self):
         self.world.start_gateway([self.addr])
         self.world.wait_state(self.addr, "awaiting-tap")
+        self.wait_for_key_on_band()
         self.world.control("Tap", "(s)", self.addr)
         self.world.wait_state(self.addr, "ready", 20)
         self.assertEqual(self.world.stop_gateway(), 0)
