@@ -125,11 +125,18 @@ static void on_firmware(struct band *band, const char *version, void *user_data)
 		g_warning("band %s: %s", band_address(band), error->message);
 }
 
+/* The ladder's last rung, unless another band is ready right now: then the adapter evidently works, the
+ * trouble is that band's own, and a power-cycle would only drop the healthy link too. */
 static void on_adapter_trouble(struct band *band, void *user_data)
 {
+	struct manager *mgr = user_data;
+	g_autoptr(GPtrArray) bands = manager_bands(mgr);
 	g_autofree char *why = g_strdup_printf("band %s keeps failing", band_address(band));
 
-	power_cycle(user_data, why);
+	for (guint i = 0; i < bands->len; i++)
+		if (bands->pdata[i] != band && band_state(bands->pdata[i]) == BAND_STATE_READY)
+			return;
+	power_cycle(mgr, why);
 }
 
 static const struct band_ops band_ops = {

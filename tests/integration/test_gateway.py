@@ -267,6 +267,14 @@ class TwoBands(Gateway):
         self.world.start_gateway([good, bad])
         self.world.wait_state(good, "ready", 30)
         self.world.wait_state(bad, "disconnected", 30)
+        # Five failures in a row is when the ladder suspects the adapter (about 15 s of backoff).
+        deadline = time.monotonic() + 60
+        while self.world.gateway.output().count(f"band {bad}: connecting -> disconnected") < 6:
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.5)
+        events = self.world.db_rows("SELECT type FROM events WHERE address = ? ORDER BY id", good)
+        self.assertEqual(events, [("pairing",), ("connected",)], "the good band's link was never touched")
+        self.assertNotIn("power-cycling", self.world.gateway.output())
         self.world.control("DropLink", "(s)", good)
         self.world.wait_state(good, "ready", 30)
         self.assertNotEqual(self.world.state(bad)["state"], "ready")
