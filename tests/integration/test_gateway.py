@@ -73,6 +73,24 @@ class Pairing(Gateway):
         auth = [bytes(v) for _, uuid, v in self.world.writes(self.addr) if uuid.startswith("00000009")]
         self.assertTrue(auth and all(v[0] in (2, 3) for v in auth), f"no new key was sent: {auth}")
 
+    def test_repair_while_awaiting_the_tap(self):
+        self.world.start_gateway([self.addr])
+        self.world.wait_state(self.addr, "awaiting-tap")
+        self.wait_for_key_on_band()
+        r = self.world.cli("repair", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.world.wait_state(self.addr, "resetting", 10)
+        self.world.wait_state(self.addr, "awaiting-tap", 30)
+        self.wait_for_key_on_band()
+        self.world.control("Tap", "(s)", self.addr)
+        self.world.wait_state(self.addr, "ready", 30)
+        self.assertEqual(self.stored_key(), bytes(self.world.band(self.addr)["key"]))
+        sent = [bytes(v)[2:] for _, uuid, v in self.world.writes(self.addr)
+                if uuid.startswith("00000009") and bytes(v)[0] == 1]
+        self.assertEqual(len(sent), 2, "one new key per pairing attempt")
+        self.assertNotEqual(sent[0], sent[1], "a re-pair makes a fresh key")
+        self.assertEqual(self.stored_key(), sent[1], "the key nobody tapped for is never stored")
+
 
 class Faults(Gateway):
     def test_auth_rejected_is_a_state_and_repair_cures_it(self):
@@ -105,6 +123,31 @@ class Faults(Gateway):
         self.assertIn("adapter", band["description"])
         self.world.control("SetAdapterPowered", "(sb)", "hci0", True)
         self.world.wait_state(self.addr, "ready", 60)
+
+    def test_actions_while_the_band_is_out_of_range(self):
+        self.pair()
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.world.wait_state(self.addr, ("disconnected", "connecting", "absent"), 10)
+        r = self.world.cli("reboot", self.addr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("once the band is ready", r.stdout)
+        for verb in ("reconnect", "reset", "repair"):
+            r = self.world.cli(verb, self.addr)
+            self.assertEqual(r.returncode, 0, f"{verb}: {r.stderr}")
+        self.world.control("ClearReceived", "(s)", self.addr)
+        connected = self.connections()
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        # Re-paired (auto-tap), then the queued reboot goes out at once, and the band comes back from it.
+        deadline = time.monotonic() + 60
+        while self.connections() < connected + 2:
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.2)
+        fw = [bytes(v) for _, uuid, v in self.world.writes(self.addr) if uuid.startswith("00001531")]
+        self.assertEqual(fw, [b"\x05"], "the queued reboot was sent once")
+        self.world.wait_state(self.addr, "ready", 30)
+
+    def connections(self):
+        return len(self.world.db_rows("SELECT id FROM events WHERE address = ? AND type = 'connected'", self.addr))
 
     def test_start_discovery_in_progress_is_retried(self):
         self.world.control("SetAdapterFault", "(ssv)", "hci0", "start-discovery-busy", GLib.Variant("u", 2))
