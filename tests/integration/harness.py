@@ -91,7 +91,12 @@ class World:
         self.address = self.bus.stdout.readline().strip()
         self.sim = Process([os.environ["BANDGATE_SIM"], "--bus", self.address, *sim_args])
         if not self.sim.wait_line(lambda l: l == "ready", 30):
-            raise RuntimeError("bandgate-sim did not start:\n" + self.sim.output())
+            output = self.sim.output()
+            self.sim.stop()
+            self.bus.terminate()
+            self.bus.wait(10)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError("bandgate-sim did not start:\n" + output)
         self.bands = [l.split()[1] for l in self.sim.lines if l.startswith("band ")]
         self.conn = Gio.DBusConnection.new_for_address_sync(
             self.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
