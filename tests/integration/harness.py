@@ -146,8 +146,14 @@ class World:
         conf = self.write_config(bands, adapter=adapter)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.gateway = Process([os.environ["BANDGATE"], "run", "--config", conf], env=env)
+        # The socket file exists from bind(), a moment before listen(): wait until it answers.
         deadline = time.monotonic() + 20
-        while not os.path.exists(self.socket):
+        while True:
+            try:
+                if self.api("GET", "/healthz")[0] == 200:
+                    break
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
             if time.monotonic() > deadline or self.gateway.proc.poll() is not None:
                 raise RuntimeError("bandgate did not start:\n" + self.gateway.output())
             time.sleep(0.05)
