@@ -1114,7 +1114,12 @@ void sim_band_walk(struct sim_band *band, unsigned steps)
 	int64_t now = floor_minute(sim_band_clock(band, NULL));
 	struct sim_sample s;
 
-	minute_sample(band, now, &s);
+	/* The running minute's generated steps have not happened yet: a first walk in it starts from none, or the
+	 * live counter would jump by them. */
+	if (g_hash_table_contains(band->minutes, &now))
+		minute_sample(band, now, &s);
+	else
+		s = (struct sim_sample){ .kind = KIND_WALK, .heart_rate = 0xff };
 	s.steps = (uint8_t)MIN(s.steps + steps, 255u);
 	if ((s.kind & 0x0f) != KIND_WALK && (s.kind & 0x0f) != KIND_RUN)
 		s.kind = KIND_WALK;
