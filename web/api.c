@@ -327,7 +327,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return pss->response ? send_body(wsi, pss) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		pss_clear(pss);
+		/* A connection that died before its request was parsed has no session data: user is NULL. */
+		if (pss)
+			pss_clear(pss);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -259,6 +259,18 @@ class Cli(Gateway):
         c.request("POST", "/api/v1/bands", body="{not json", headers={"Content-Type": "application/json"})
         self.assertEqual(c.getresponse().status, 400)
         c.close()
+        for raw in (b"BREW /api/v1/bands HTTP/1.1\r\nHost: x\r\n\r\n", b"garbage\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nX: " + b"a" * 6000 + b"\r\n\r\n"):
+            import socket
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(self.world.socket)
+            s.sendall(raw)
+            try:
+                s.recv(4096)
+            except OSError:
+                pass
+            s.close()
         self.assertEqual(self.world.api("GET", "/healthz")[0], 200, "the daemon survived all of it")
 
 
