@@ -199,7 +199,13 @@ static void set_time(struct band *band)
 	int tz = (int)(g_date_time_get_utc_offset(now) / (15 * 60 * G_TIME_SPAN_SECOND));
 	uint8_t buf[MIBAND2_WRITE_MAX];
 
-	send(band, MIBAND2_CHR_TIME, buf, miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), tz), true);
+	int len = miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), tz);
+
+	if (len < 0) {
+		g_warning("band %s: the gateway's clock is outside what the band can hold; time not set", band->address);
+		return;
+	}
+	send(band, MIBAND2_CHR_TIME, buf, len, true);
 }
 
 static void firmware_read(const GError *error, const uint8_t *value, size_t len, void *user_data)
