@@ -87,6 +87,7 @@ struct adapter {
 	GPtrArray *devices;      /* struct device * */
 	guint discovering_timer, first_report, tick;
 	unsigned discovery_busy; /* fault: the next N StartDiscovery calls find the controller busy */
+	unsigned power_on_fails; /* fault: the next N Set(Powered=true) calls fail */
 };
 
 struct sim_bluez {
@@ -661,7 +662,8 @@ static gboolean link_up_cb(gpointer user_data)
 	for (int id = 0; id < SIM_CHR_COUNT; id++)
 		if (dev->chrs[id].iface)
 			objtree_set_quiet(dev->chrs[id].iface, "MTU", g_variant_new_uint16(ATT_MTU));
-	dev->resolve_timer = g_timeout_add(dev->exported ? RESOLVE_CACHED_MS : RESOLVE_FIRST_MS, resolve_cb, dev);
+	dev->resolve_timer = g_timeout_add((dev->exported ? RESOLVE_CACHED_MS : RESOLVE_FIRST_MS) + slot->resolve_delay_ms,
+	                                   resolve_cb, dev);
 	return G_SOURCE_REMOVE;
 }
 
@@ -1455,6 +1457,12 @@ static void adapter_set_powered(struct adapter *a, bool powered, GDBusMethodInvo
 		adapter_power_off(a, inv);
 		return;
 	}
+	if (inv && a->power_on_fails > 0) {
+		/* What bluetoothd answers when the controller refuses to power up (a mgmt command failing). */
+		a->power_on_fails--;
+		reply_error(inv, ERR "Failed", "Failed");
+		return;
+	}
 	if (inv)
 		reply_ok(inv);
 	a->powered = true;
@@ -1759,13 +1767,19 @@ static struct adapter *adapter_named(struct sim_bluez *bz, const char *name)
 	return NULL;
 }
 
-bool sim_bluez_set_discovery_busy(struct sim_bluez *bz, const char *adapter, unsigned count)
+bool sim_bluez_set_fault(struct sim_bluez *bz, const char *adapter, const char *fault, unsigned count)
 {
 	struct adapter *a = adapter_named(bz, adapter);
 
-	if (a)
+	if (!a)
+		return false;
+	if (strcmp(fault, "start-discovery-busy") == 0)
 		a->discovery_busy = count;
-	return a != NULL;
+	else if (strcmp(fault, "power-on-fails") == 0)
+		a->power_on_fails = count;
+	else
+		return false;
+	return true;
 }
 
 bool sim_bluez_set_powered(struct sim_bluez *bz, const char *adapter, bool powered)

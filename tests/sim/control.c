@@ -210,6 +210,8 @@ static bool set_fault(struct band_slot *slot, const char *name, GVariant *v)
 		slot->connect_fails = g_variant_get_uint32(v);
 	else if (strcmp(name, "connect-timeout-ms") == 0 && IS(UINT32))
 		slot->connect_timeout_ms = g_variant_get_uint32(v);
+	else if (strcmp(name, "resolve-delay-ms") == 0 && IS(UINT32))
+		slot->resolve_delay_ms = g_variant_get_uint32(v);
 	else
 		return false;
 	return true;
@@ -343,12 +345,12 @@ static void world_method(struct sim_world *world, const char *method, GVariant *
 		g_autoptr(GVariant) value = NULL;
 
 		g_variant_get(params, "(&s&sv)", &adapter, &name, &value);
-		if (strcmp(name, "start-discovery-busy") != 0 || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
-			reply_invalid(inv, "Unknown adapter fault or wrong value type");
+		if (!g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
+			reply_invalid(inv, "An adapter fault's value is a count (u)");
 			return;
 		}
-		if (!world->bluez || !sim_bluez_set_discovery_busy(world->bluez, adapter, g_variant_get_uint32(value))) {
-			reply_invalid(inv, "No such adapter (or bluetoothd is down)");
+		if (!world->bluez || !sim_bluez_set_fault(world->bluez, adapter, name, g_variant_get_uint32(value))) {
+			reply_invalid(inv, "No such adapter or fault (or bluetoothd is down)");
 			return;
 		}
 		g_dbus_method_invocation_return_value(inv, NULL);

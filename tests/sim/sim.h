@@ -37,6 +37,7 @@ struct band_slot {
 	struct sim_world *world;
 	unsigned connect_fails;      /* the next N Connect calls fail */
 	unsigned connect_timeout_ms; /* a Connect to a band that does not answer fails after this */
+	unsigned resolve_delay_ms;   /* extra time before ServicesResolved=true, as on a slow or busy link */
 	void *link;                  /* the fake bluetoothd's device that holds the link, or NULL */
 };
 
@@ -70,7 +71,8 @@ void sim_bluez_band_removed(struct sim_bluez *bluez, struct band_slot *slot);
 /* Power lost or restored without a client asking. Returns false for an unknown adapter ("hci0"). */
 bool sim_bluez_set_powered(struct sim_bluez *bluez, const char *adapter, bool powered);
 /* The next count StartDiscovery calls on adapter are answered InProgress. False for an unknown adapter. */
-bool sim_bluez_set_discovery_busy(struct sim_bluez *bluez, const char *adapter, unsigned count);
+/* fault: "start-discovery-busy" or "power-on-fails", for the next count calls; false: no such adapter or fault. */
+bool sim_bluez_set_fault(struct sim_bluez *bluez, const char *adapter, const char *fault, unsigned count);
 
 /* control.c: io.bandgate.Sim1 on its own connection. */
 void sim_control_start(struct sim_world *world);
