@@ -18,6 +18,7 @@ enum key_type {
 	KEY_TOPIC,
 	KEY_DISCOVERY,
 	KEY_LISTEN,
+	KEY_UINT,      /* a whole number in [min, max] */
 };
 
 struct key_def {
@@ -27,33 +28,41 @@ struct key_def {
 	const char *def;   /* as it would be written in the file; NULL: computed (the host name) */
 	bool reloadable;
 	const char *hint;
+	unsigned min, max; /* KEY_UINT */
 };
 
 #define F(field) offsetof(struct config, field)
 static const struct key_def keys[] = {
-	{ "gateway", "id", KEY_ID, F(gateway_id), NULL, false, "letters, digits, '-' and '_'" },
-	{ "gateway", "adapter", KEY_ADAPTER, F(adapter), "hci0", false, "hciN or the adapter's address AA:BB:CC:DD:EE:FF" },
-	{ "gateway", "database", KEY_PATH, F(database), "/var/lib/bandgate/bandgate.db", false, "an absolute path" },
-	{ "gateway", "bands", KEY_ADDRESSES, F(bands), "", true, "addresses separated by ';', e.g. C8:0F:10:11:22:33" },
-	{ "mqtt", "enabled", KEY_BOOL, F(mqtt_enabled), "true", false, "true or false" },
-	{ "mqtt", "host", KEY_STRING, F(mqtt_host), "localhost", false, "a host name or address" },
-	{ "mqtt", "port", KEY_PORT, F(mqtt_port), "1883", false, "a port number 1..65535" },
-	{ "mqtt", "username", KEY_STRING, F(mqtt_username), "", false, "a user name, or empty for none" },
+	{ "gateway", "id", KEY_ID, F(gateway_id), NULL, false, "letters, digits, '-' and '_'", 0, 0 },
+	{ "gateway", "adapter", KEY_ADAPTER, F(adapter), "hci0", false, "hciN or the adapter's address AA:BB:CC:DD:EE:FF", 0, 0 },
+	{ "gateway", "database", KEY_PATH, F(database), "/var/lib/bandgate/bandgate.db", false, "an absolute path", 0, 0 },
+	{ "gateway", "bands", KEY_ADDRESSES, F(bands), "", true, "addresses separated by ';', e.g. C8:0F:10:11:22:33", 0, 0 },
+	{ "gateway", "adapter_watchdog", KEY_UINT, F(adapter_watchdog), "90", false,
+	  "seconds without any advertisement while looking for a band before the adapter is power-cycled, "
+	  "1..3600, or 0 for never", 0, 3600 },
+	{ "gateway", "sync_interval", KEY_UINT, F(sync_interval), "3600", false,
+	  "seconds between activity history syncs while a band is connected, 60..86400", 60, 86400 },
+	{ "gateway", "retention_days", KEY_UINT, F(retention_days), "0", false,
+	  "days of history, readings and events to keep, 1..36500, or 0 to keep everything", 0, 36500 },
+	{ "mqtt", "enabled", KEY_BOOL, F(mqtt_enabled), "true", false, "true or false", 0, 0 },
+	{ "mqtt", "host", KEY_STRING, F(mqtt_host), "localhost", false, "a host name or address", 0, 0 },
+	{ "mqtt", "port", KEY_PORT, F(mqtt_port), "1883", false, "a port number 1..65535", 0, 0 },
+	{ "mqtt", "username", KEY_STRING, F(mqtt_username), "", false, "a user name, or empty for none", 0, 0 },
 	{ "mqtt", "password_file", KEY_PATH_OPT, F(mqtt_password_file), "", false,
-	  "an absolute path to a file holding the password, or empty" },
-	{ "mqtt", "tls", KEY_BOOL, F(mqtt_tls), "false", false, "true or false" },
-	{ "mqtt", "cafile", KEY_PATH_OPT, F(mqtt_cafile), "", false, "an absolute path to a CA file, or empty" },
+	  "an absolute path to a file holding the password, or empty", 0, 0 },
+	{ "mqtt", "tls", KEY_BOOL, F(mqtt_tls), "false", false, "true or false", 0, 0 },
+	{ "mqtt", "cafile", KEY_PATH_OPT, F(mqtt_cafile), "", false, "an absolute path to a CA file, or empty", 0, 0 },
 	{ "mqtt", "base_topic", KEY_TOPIC, F(mqtt_base_topic), "bandgate", false,
-	  "topic levels without '+', '#', spaces or a leading or trailing '/'" },
+	  "topic levels without '+', '#', spaces or a leading or trailing '/'", 0, 0 },
 	{ "mqtt", "discovery_prefix", KEY_TOPIC, F(mqtt_discovery_prefix), "homeassistant", false,
-	  "topic levels without '+', '#', spaces or a leading or trailing '/'" },
-	{ "mqtt", "discovery", KEY_DISCOVERY, F(mqtt_discovery), "device", false, "device or per-component" },
-	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false" },
-	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false, "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080" },
-	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path" },
-	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", true, "set it with 'bandgate passwd'" },
-	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty" },
-	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty" },
+	  "topic levels without '+', '#', spaces or a leading or trailing '/'", 0, 0 },
+	{ "mqtt", "discovery", KEY_DISCOVERY, F(mqtt_discovery), "device", false, "device or per-component", 0, 0 },
+	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false", 0, 0 },
+	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false, "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080", 0, 0 },
+	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
+	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", true, "set it with 'bandgate passwd'", 0, 0 },
+	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty", 0, 0 },
+	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty", 0, 0 },
 };
 #undef F
 
@@ -112,6 +121,20 @@ static bool valid_topic(const char *s)
 	return true;
 }
 
+static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!g_ascii_isdigit(*s))
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v < min || v > max)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
 static bool parse_port(const char *s, unsigned *ret)
 {
 	char *end;
@@ -167,6 +190,8 @@ static bool key_set(struct config *cfg, const struct key_def *k, const char *tex
 		return true;
 	case KEY_PORT:
 		return parse_port(text, FIELD(cfg, k, unsigned));
+	case KEY_UINT:
+		return parse_uint(text, k->min, k->max, FIELD(cfg, k, unsigned));
 	case KEY_DISCOVERY:
 		if (strcmp(text, "device") != 0 && strcmp(text, "per-component") != 0)
 			return false;
@@ -231,7 +256,7 @@ void config_clear(struct config *cfg)
 
 		if (k->type == KEY_ADDRESSES)
 			g_strfreev(*FIELD(cfg, k, char **));
-		else if (k->type != KEY_BOOL && k->type != KEY_PORT && k->type != KEY_DISCOVERY)
+		else if (k->type != KEY_BOOL && k->type != KEY_PORT && k->type != KEY_UINT && k->type != KEY_DISCOVERY)
 			g_free(*FIELD(cfg, k, char *));
 	}
 	memset(cfg, 0, sizeof(*cfg));
@@ -363,6 +388,7 @@ static char *key_text(const struct config *cfg, const struct key_def *k)
 	case KEY_BOOL:
 		return g_strdup(*FIELD(cfg, k, bool) ? "true" : "false");
 	case KEY_PORT:
+	case KEY_UINT:
 		return g_strdup_printf("%u", *FIELD(cfg, k, unsigned));
 	case KEY_DISCOVERY:
 		return g_strdup(*FIELD(cfg, k, enum config_discovery) == CONFIG_DISCOVERY_DEVICE ? "device" :

@@ -20,6 +20,9 @@ struct config {
 	char *adapter;      /* "hci0" or the adapter's address */
 	char *database;
 	char **bands;       /* addresses "C8:0F:10:11:22:33", upper case, NULL-terminated */
+	unsigned adapter_watchdog; /* seconds of silence while looking before a power-cycle, 0 = never */
+	unsigned sync_interval;    /* seconds between history syncs of a connected band */
+	unsigned retention_days;   /* 0 = keep everything */
 	/* [mqtt] */
 	bool mqtt_enabled;
 	char *mqtt_host;
