@@ -12,7 +12,9 @@
 #define RESOLVE_TIMEOUT_MS 30000
 #define ANSWER_TIMEOUT_MS 15000  /* the band answers auth at once; this is generous */
 #define TAP_TIMEOUT_MS 60000     /* the band itself drops the link sooner (§3): that ends the wait first */
-#define TROUBLE_EVERY 5          /* consecutive failures after which the adapter is suspected */
+#define TROUBLE_EVERY 5          /* failures that implicate the adapter, in a row, before it is suspected */
+#define FOLLOW_RESET_MS (5 * 60 * 1000) /* how long a factory-reset band may take to come back */
+#define REBOOT_PENDING_US (INT64_C(600) * G_USEC_PER_SEC) /* a reboot asked while away is forgotten after this */
 
 struct band {
 	struct bluez *bz;
@@ -28,18 +30,23 @@ struct band {
 	char *description;
 	GCancellable *attempt;
 	guint timer;
-	unsigned failures;
-	bool saw_connected;
+	unsigned failures;         /* in a row, for the backoff */
+	unsigned backoff_ms;       /* the current wait, started once the link is let go */
+	unsigned suspect;          /* failures in a row that implicate the adapter, for the ladder */
+	bool away;                 /* the last Connect found nobody: discovery watches for its advertisements */
 	int battery;
 	long steps;
 	char firmware[40];
-	bool reboot_pending, factory_reset_pending;
+	int64_t reboot_pending_until; /* monotonic; 0: none */
 	bool following_reset;
+	guint follow_timer;
 	char **known_before;       /* the "MI Band 2"s bluetoothd knew when the factory reset began: not ours */
 };
 
 static void attempt(struct band *band);
 static void fail(struct band *band, const char *why);
+static void fail_with(struct band *band, const char *why, bool suspect_adapter);
+static void stop_following(struct band *band);
 
 const char *band_state_name(enum band_state state)
 {
@@ -117,9 +124,11 @@ static gboolean on_timer_fail(gpointer user_data)
 	struct band *band = user_data;
 
 	band->timer = 0;
-	fail(band, band->state == BAND_STATE_AWAITING_TAP ? "nobody tapped the band" :
-	           band->state == BAND_STATE_RESOLVING ? "services were not resolved in time" :
-	                                                 "the band did not answer");
+	/* A link that never resolves its services is bluetoothd's or the controller's trouble, not the band's. */
+	fail_with(band, band->state == BAND_STATE_AWAITING_TAP ? "nobody tapped the band" :
+	                band->state == BAND_STATE_RESOLVING ? "services were not resolved in time" :
+	                                                      "the band did not answer",
+	          band->state == BAND_STATE_RESOLVING);
 	return G_SOURCE_REMOVE;
 }
 
@@ -145,27 +154,59 @@ static unsigned backoff_ms(unsigned failures)
 	return (unsigned)g_random_int_range((gint32)(base * 4 / 5), (gint32)(base * 6 / 5) + 1);
 }
 
-/* Any failure: let go of the link and try again after the backoff. */
-static void fail(struct band *band, const char *why)
+static void backoff_start(const GError *error, void *user_data)
 {
-	unsigned delay;
+	struct band *band = user_data;
 
-	if (linked(band))
-		bluez_disconnect(band->bz, band->address, NULL, NULL, NULL);
+	(void)error; /* not connected is as good as disconnected */
+	band->timer = g_timeout_add(band->backoff_ms, on_timer_attempt, band);
+}
+
+/* What a failure says of the adapter: a band that is away or a call that collided with our own says nothing;
+ * a band that advertises yet cannot be reached, a daemon that does not answer, a link that never resolves do. */
+static bool implicates_adapter(struct band *band, const GError *error)
+{
+	struct bluez_device_info info;
+
+	switch ((int)bluez_error_kind(error)) {
+	case BLUEZ_ERROR_UNREACHABLE:
+		return bluez_device_info(band->bz, band->address, &info) && info.has_rssi;
+	case BLUEZ_ERROR_TRANSIENT:
+		return true;
+	}
+	return false;
+}
+
+/* Any failure: let go of the link and try again after the backoff, counted from when the link is gone so
+ * that the retry never meets our own Disconnect still running. error: the call that failed, if one did. */
+static void fail_with(struct band *band, const char *why, bool suspect_adapter)
+{
+	bool was_linked = linked(band);
+
 	attempt_new(band);
 	band->failures++;
-	delay = backoff_ms(band->failures);
-	set_state(band, BAND_STATE_DISCONNECTED, "%s; retrying in %.1f s", why, delay / 1000.0);
-	band->timer = g_timeout_add(delay, on_timer_attempt, band);
-	if (band->failures % TROUBLE_EVERY == 0 && band->ops->adapter_trouble)
-		band->ops->adapter_trouble(band, band->user_data);
+	band->backoff_ms = backoff_ms(band->failures);
+	set_state(band, BAND_STATE_DISCONNECTED, "%s; retrying in %.1f s", why, band->backoff_ms / 1000.0);
+	if (was_linked)
+		bluez_disconnect(band->bz, band->address, band->attempt, backoff_start, band);
+	else
+		backoff_start(NULL, band);
+	if (!suspect_adapter)
+		return;
+	if (++band->suspect % TROUBLE_EVERY == 0 && band->ops->adapter_trouble)
+		band->ops->adapter_trouble(band, "the band keeps failing", band->user_data);
+}
+
+static void fail(struct band *band, const char *why)
+{
+	fail_with(band, why, false);
 }
 
 static void fail_error(struct band *band, const char *what, const GError *error)
 {
 	g_autofree char *why = g_strdup_printf("%s failed: %s", what, error->message);
 
-	fail(band, why);
+	fail_with(band, why, implicates_adapter(band, error));
 }
 
 /* ---- writes and reads through the codec ---- */
@@ -355,7 +396,7 @@ static void ready(struct band *band)
 	GError *error = NULL;
 
 	clear_timer(band);
-	band->failures = 0;
+	band->failures = band->suspect = 0;
 	set_state(band, BAND_STATE_READY, "Connected and authenticated");
 	for (size_t i = 0; i < G_N_ELEMENTS(notify); i++)
 		bluez_start_notify(band->bz, band->address, notify[i], band->attempt, notify_started, band);
@@ -363,10 +404,9 @@ static void ready(struct band *band)
 	set_time(band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_BATTERY, band->attempt, value_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_STEPS, band->attempt, value_read, band);
-	if (band->factory_reset_pending)
-		band_factory_reset(band, &error);
-	else if (band->reboot_pending)
+	if (band->reboot_pending_until && g_get_monotonic_time() < band->reboot_pending_until)
 		band_reboot(band, &error);
+	band->reboot_pending_until = 0;
 	g_clear_error(&error);
 }
 
@@ -412,9 +452,14 @@ static void connected(const GError *error, void *user_data)
 			set_state(band, BAND_STATE_ABSENT, "The band went out of sight; looking for it");
 			return;
 		}
+		/* Nobody answered and nothing was heard of the band: it is away. Discovery then watches for it, so
+		 * that it is reconnected when it advertises again rather than at the end of a long backoff. */
+		band->away = bluez_error_kind(error) == BLUEZ_ERROR_UNREACHABLE &&
+		             !(bluez_device_info(band->bz, band->address, &info) && info.has_rssi);
 		fail_error(band, "Connect", error);
 		return;
 	}
+	band->away = false;
 	/* Connect replies before services resolve (bluez-5.66.md): wait for ServicesResolved. */
 	set_state(band, BAND_STATE_RESOLVING, "Connected; resolving services");
 	wait_for(band, RESOLVE_TIMEOUT_MS);
@@ -428,7 +473,6 @@ static void attempt(struct band *band)
 	struct bluez_device_info info;
 
 	attempt_new(band);
-	band->saw_connected = false;
 	if (!bluez_adapter_ready(band->bz)) {
 		set_state(band, BAND_STATE_ABSENT, "The Bluetooth adapter is not ready");
 		return;
@@ -446,27 +490,30 @@ void band_device_changed(struct band *band)
 	struct bluez_device_info info;
 	bool present = bluez_device_info(band->bz, band->address, &info);
 
-	if (info.connected)
-		band->saw_connected = true;
 	switch (band->state) {
 	case BAND_STATE_ABSENT:
-		if (present && bluez_adapter_ready(band->bz))
+		if (present && bluez_adapter_ready(band->bz) && !band->following_reset)
 			attempt(band);
 		break;
 	case BAND_STATE_RESOLVING:
+		/* info.connected holds from the Connect reply on, whether or not Connected=true was signalled. */
 		if (info.services_resolved && bluez_has_char(band->bz, band->address, MIBAND2_CHR_AUTH))
 			authenticate(band);
-		else if (band->saw_connected && !info.connected)
+		else if (!info.connected)
 			fail(band, "the link dropped while resolving");
 		break;
 	case BAND_STATE_AUTHENTICATING:
 	case BAND_STATE_AWAITING_TAP:
 	case BAND_STATE_READY:
-		/* Connected=true may never have been signalled (bluez-5.66.md): ServicesResolved is the witness. */
-		if (!info.services_resolved || (band->saw_connected && !info.connected))
+		if (!info.services_resolved || !info.connected)
 			fail(band, "the link dropped");
 		break;
 	case BAND_STATE_DISCONNECTED:
+		if (band->away && info.has_rssi) {
+			g_message("band %s: advertising again", band->address);
+			attempt(band);
+		}
+		break;
 	case BAND_STATE_CONNECTING:
 	case BAND_STATE_AUTH_REJECTED:
 	case BAND_STATE_RESETTING:
@@ -500,7 +547,8 @@ void band_adapter_changed(struct band *band)
 
 bool band_wants_discovery(const struct band *band)
 {
-	return band->state == BAND_STATE_ABSENT || band->following_reset;
+	return band->state == BAND_STATE_ABSENT || band->following_reset ||
+	       (band->away && (band->state == BAND_STATE_DISCONNECTED || band->state == BAND_STATE_CONNECTING));
 }
 
 /* ---- operator actions ---- */
@@ -525,6 +573,7 @@ bool band_reconnect(struct band *band, GError **error)
 	struct bluez_device_info info;
 
 	(void)error;
+	stop_following(band);
 	attempt_new(band);
 	band->failures = 0;
 	if (bluez_device_info(band->bz, band->address, &info) && (info.connected || linked(band))) {
@@ -541,7 +590,8 @@ static void reset_removed(const GError *error, void *user_data)
 	struct band *band = user_data;
 
 	(void)error;
-	bluez_adapter_power_cycle(band->bz);
+	if (band->ops->adapter_trouble)
+		band->ops->adapter_trouble(band, "an operator's reset", band->user_data);
 	set_state(band, BAND_STATE_ABSENT, "Reset: rediscovering the band");
 }
 
@@ -557,8 +607,10 @@ static void reset_disconnected(const GError *error, void *user_data)
 bool band_reset(struct band *band, GError **error)
 {
 	(void)error;
+	stop_following(band);
 	attempt_new(band);
-	band->failures = 0;
+	band->failures = band->suspect = 0;
+	band->away = false;
 	set_state(band, BAND_STATE_RESETTING, "Reset: disconnecting and removing the device from BlueZ");
 	bluez_disconnect(band->bz, band->address, band->attempt, reset_disconnected, band);
 	return true;
@@ -585,34 +637,61 @@ static bool command_now(struct band *band, const char *what, bool *ret_pending, 
 	return !*ret_pending;
 }
 
+/* A reboot asked while the band is away goes out when it is ready again, within REBOOT_PENDING_US. */
 bool band_reboot(struct band *band, GError **error)
 {
 	uint8_t buf[MIBAND2_WRITE_MAX];
+	bool pending;
 
-	if (!command_now(band, "reboot", &band->reboot_pending, error))
+	if (!command_now(band, "reboot", &pending, error)) {
+		if (pending)
+			band->reboot_pending_until = g_get_monotonic_time() + REBOOT_PENDING_US;
 		return false;
+	}
+	band->reboot_pending_until = 0;
 	g_message("band %s: rebooting it (§15)", band->address);
 	send_last(band, MIBAND2_CHR_FW_CTRL, buf, miband2_build_reboot(buf, sizeof(buf)));
 	return true;
 }
 
-/* §15: the band wipes itself and comes back under a new address; band_adopt() follows it there. */
+static void stop_following(struct band *band)
+{
+	band->following_reset = false;
+	g_clear_pointer(&band->known_before, g_strfreev);
+	g_clear_handle_id(&band->follow_timer, g_source_remove);
+}
+
+/* The band did not come back under a new address: the command may not have taken. It still holds our key
+ * then; if it was wiped after all, authentication says so (no key) and pairing starts. */
+static gboolean on_follow_timeout(gpointer user_data)
+{
+	struct band *band = user_data;
+
+	band->follow_timer = 0;
+	stop_following(band);
+	g_message("band %s: no band came back from the factory reset; trying its old address", band->address);
+	attempt(band);
+	return G_SOURCE_REMOVE;
+}
+
+/* §15: the band wipes itself and comes back under a new address; band_adopt() follows it there. Never queued:
+ * a wipe must not fire by surprise when a band returns hours later. */
 bool band_factory_reset(struct band *band, GError **error)
 {
 	uint8_t buf[MIBAND2_WRITE_MAX];
 
-	if (!command_now(band, "factory reset", &band->factory_reset_pending, error))
+	if (band->state != BAND_STATE_READY) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		            "factory reset: the band is %s; it needs a connected, authenticated band and is never queued",
+		            band_state_name(band->state));
 		return false;
-	g_strfreev(band->known_before);
+	}
+	stop_following(band);
 	band->known_before = bluez_devices_named(band->bz, "MI Band 2");
 	attempt_new(band);
 	send_last(band, MIBAND2_CHR_CONFIG, buf, miband2_build_config_factory_reset(buf, sizeof(buf)));
 	band->following_reset = true;
-	band->pairing = true;
-	band->new_key_ready = false;
-	band->has_key = false;
-	if (band->ops->key_changed)
-		band->ops->key_changed(band, NULL, band->user_data);
+	band->follow_timer = g_timeout_add(FOLLOW_RESET_MS, on_follow_timeout, band);
 	set_state(band, BAND_STATE_RESETTING, "Factory reset: waiting for the band to come back under its new address");
 	return true;
 }
@@ -635,20 +714,25 @@ bool band_adopt(struct band *band, const char *address)
 	g_strlcpy(band->address, address, sizeof(band->address));
 	for (char *p = band->address; *p; p++)
 		*p = g_ascii_toupper(*p);
-	band->following_reset = false;
-	band->factory_reset_pending = false;
-	g_clear_pointer(&band->known_before, g_strfreev);
+	stop_following(band);
 	g_message("band %s: came back from its factory reset as %s", old, band->address);
 	/* bluetoothd's object for the old address is a stranger now. */
 	bluez_remove_device(band->bz, old, NULL, NULL, NULL);
 	if (band->ops->address_changed)
 		band->ops->address_changed(band, old, band->user_data);
+	/* Wiped: our key is gone from it. Only now, with the band seen again, is the stored key dropped. */
+	band->pairing = true;
+	band->new_key_ready = false;
+	band->has_key = false;
+	if (band->ops->key_changed)
+		band->ops->key_changed(band, NULL, band->user_data);
 	attempt(band);
 	return true;
 }
 
 void band_forget(struct band *band)
 {
+	stop_following(band);
 	attempt_new(band);
 	bluez_disconnect(band->bz, band->address, NULL, NULL, NULL);
 	bluez_remove_device(band->bz, band->address, NULL, NULL, NULL);
@@ -684,7 +768,7 @@ void band_free(struct band *band)
 	g_cancellable_cancel(band->attempt);
 	g_clear_object(&band->attempt);
 	clear_timer(band);
-	g_strfreev(band->known_before);
+	stop_following(band);
 	g_free(band->description);
 	g_free(band);
 }

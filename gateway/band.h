@@ -32,8 +32,9 @@ struct band_ops {
 	/* A factory reset moved the band to a new address (already band_address()). */
 	void (*address_changed)(struct band *band, const char *old_address, void *user_data);
 	void (*firmware)(struct band *band, const char *version, void *user_data);
-	/* The ladder says the adapter itself is stuck: power-cycle it. */
-	void (*adapter_trouble)(struct band *band, void *user_data);
+	/* The adapter should be power-cycled: the ladder suspects it, or an operator's reset asks for it. The
+	 * owner decides (it knows whether another band is healthy on it). */
+	void (*adapter_trouble)(struct band *band, const char *why, void *user_data);
 };
 
 /* key NULL: the band has never been paired with bandgate; the first connection pairs it (tap needed). */
@@ -65,7 +66,9 @@ bool band_following_reset(const struct band *band);
 bool band_reconnect(struct band *band, GError **error);
 bool band_reset(struct band *band, GError **error);
 bool band_repair(struct band *band, GError **error);
+/* Reboot: at once when ready, else G_IO_ERROR_PENDING and sent when the band is ready again (within 10 min). */
 bool band_reboot(struct band *band, GError **error);
+/* Factory reset: only on a ready band (never queued); followed to the new address for 5 min. */
 bool band_factory_reset(struct band *band, GError **error);
 /* Before forgetting: disconnect and let bluetoothd forget the device too. */
 void band_forget(struct band *band);

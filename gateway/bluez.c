@@ -15,6 +15,9 @@
 #define CONNECT_TIMEOUT_MS 60000 /* bluetoothd gives up on an absent LE device by itself first */
 #define DISCOVERY_RETRY_MIN_MS 1000
 #define DISCOVERY_RETRY_MAX_MS 30000
+#define POWER_REST_MS 1000
+#define POWER_RETRY_MIN_MS 1000
+#define POWER_RETRY_MAX_MS 30000
 
 struct bluez {
 	const struct bluez_ops *ops;
@@ -30,7 +33,10 @@ struct bluez {
 	bool discovery_wanted, discovery_active, discovery_pending;
 	guint discovery_retry;
 	unsigned discovery_backoff_ms;
-	guint power_on_timer;
+	GHashTable *links;        /* device paths we hold linked (see bluez_device_info.connected) */
+	bool power_cycling;       /* from Powered=false until a Powered=true has been taken */
+	guint power_timer;
+	unsigned power_retry_ms;
 };
 
 enum bluez_error_kind bluez_error_kind(const GError *error)
@@ -49,6 +55,11 @@ enum bluez_error_kind bluez_error_kind(const GError *error)
 	if (!g_dbus_error_is_remote_error(error))
 		return BLUEZ_ERROR_TRANSIENT; /* timeouts, a closed connection, NoReply from a crashing daemon */
 	name = g_dbus_error_get_remote_error(error);
+	/* bluetoothd says Failed for these two; their messages tell them apart (bluez-5.66.md). */
+	if (strcmp(name, "org.bluez.Error.Failed") == 0 && strstr(error->message, "le-connection-abort-by-local"))
+		return BLUEZ_ERROR_UNREACHABLE;
+	if (strstr(error->message, "already in progress"))
+		return BLUEZ_ERROR_BUSY;
 	for (size_t i = 0; i < G_N_ELEMENTS(busy); i++)
 		if (strcmp(name, busy[i]) == 0)
 			return BLUEZ_ERROR_BUSY;
@@ -162,7 +173,7 @@ bool bluez_device_info(struct bluez *bz, const char *address, struct bluez_devic
 	if (!d)
 		return false;
 	ret->present = true;
-	ret->connected = prop_bool(d, "Connected");
+	ret->connected = prop_bool(d, "Connected") || g_hash_table_contains(bz->links, path);
 	ret->services_resolved = prop_bool(d, "ServicesResolved");
 	ret->paired = prop_bool(d, "Paired");
 	prop_string(d, "Name", ret->name, sizeof(ret->name));
@@ -231,11 +242,22 @@ bool bluez_has_char(struct bluez *bz, const char *address, const char *uuid)
 
 /* ---- calls ---- */
 
+static void link_set(struct bluez *bz, const char *path, bool up)
+{
+	if (up)
+		g_hash_table_add(bz->links, g_strdup(path));
+	else
+		g_hash_table_remove(bz->links, path);
+}
+
 struct call {
 	bluez_done_func done;
 	bluez_read_func read;
 	void *user_data;
 	GCancellable *cancellable;
+	struct bluez *link_bz;    /* a Connect or Disconnect: its success says whether the device is linked */
+	char *link_path;
+	bool link_up;
 };
 
 static struct call *call_new(GCancellable *cancellable, bluez_done_func done, bluez_read_func read, void *user_data)
@@ -249,11 +271,24 @@ static struct call *call_new(GCancellable *cancellable, bluez_done_func done, bl
 	return c;
 }
 
+/* Only with a cancellable: the bands cancel theirs before the view is freed, so link_bz is alive. */
+static struct call *link_call(struct call *c, struct bluez *bz, const char *path, bool up)
+{
+	if (c->cancellable) {
+		c->link_bz = bz;
+		c->link_path = g_strdup(path);
+		c->link_up = up;
+	}
+	return c;
+}
+
 static void call_finish(struct call *c, const GError *error, GVariant *reply)
 {
 	g_autoptr(GVariant) bytes = NULL;
 
 	if (!c->cancellable || !g_cancellable_is_cancelled(c->cancellable)) {
+		if (c->link_bz && !error)
+			link_set(c->link_bz, c->link_path, c->link_up);
 		if (c->read) {
 			if (reply && !error)
 				bytes = g_variant_get_child_value(reply, 0);
@@ -264,6 +299,7 @@ static void call_finish(struct call *c, const GError *error, GVariant *reply)
 		}
 	}
 	g_clear_object(&c->cancellable);
+	g_free(c->link_path);
 	g_free(c);
 }
 
@@ -299,7 +335,7 @@ void bluez_connect(struct bluez *bz, const char *address, GCancellable *cancella
 	g_autoptr(GDBusProxy) d = proxy_at(bz, path, DEVICE_IFACE);
 
 	call(bz, d ? path : NULL, DEVICE_IFACE, "Connect", NULL, NULL, CONNECT_TIMEOUT_MS,
-	     call_new(cancellable, callback, NULL, user_data));
+	     link_call(call_new(cancellable, callback, NULL, user_data), bz, path, true));
 }
 
 void bluez_disconnect(struct bluez *bz, const char *address, GCancellable *cancellable, bluez_done_func callback,
@@ -308,6 +344,8 @@ void bluez_disconnect(struct bluez *bz, const char *address, GCancellable *cance
 	g_autofree char *path = device_path(bz, address);
 	g_autoptr(GDBusProxy) d = proxy_at(bz, path, DEVICE_IFACE);
 
+	if (path)
+		link_set(bz, path, false); /* asked to let go: no longer ours to count as linked */
 	call(bz, d ? path : NULL, DEVICE_IFACE, "Disconnect", NULL, NULL, CALL_TIMEOUT_MS,
 	     call_new(cancellable, callback, NULL, user_data));
 }
@@ -359,33 +397,64 @@ void bluez_read(struct bluez *bz, const char *address, const char *uuid, GCancel
 	     G_VARIANT_TYPE("(ay)"), CALL_TIMEOUT_MS, call_new(cancellable, NULL, callback, user_data));
 }
 
-/* ---- the adapter's power ---- */
+/* ---- the adapter's power ----
+ * A power-cycle is Powered=false, a second's rest once bluetoothd has answered, then Powered=true, retried with
+ * backoff until it takes: an adapter left off by a failed power-on would be worse than the trouble it cured. */
 
-static void set_powered(struct bluez *bz, bool on)
+static void set_powered(struct bluez *bz, bool on, bluez_done_func done)
 {
-	if (!bz->adapter_path)
-		return;
 	call(bz, bz->adapter_path, "org.freedesktop.DBus.Properties", "Set",
 	     g_variant_new("(ssv)", ADAPTER_IFACE, "Powered", g_variant_new_boolean(on)), NULL, CALL_TIMEOUT_MS,
-	     call_new(bz->cancellable, NULL, NULL, NULL));
+	     call_new(bz->cancellable, done, NULL, bz));
+}
+
+static gboolean power_on(gpointer user_data);
+
+static void powered_on(const GError *error, void *user_data)
+{
+	struct bluez *bz = user_data;
+
+	if (!error) {
+		bz->power_cycling = false;
+		bz->power_retry_ms = 0;
+		return;
+	}
+	bz->power_retry_ms = CLAMP(bz->power_retry_ms * 2, POWER_RETRY_MIN_MS, POWER_RETRY_MAX_MS);
+	g_warning("adapter %s: powering on failed (%s); retrying in %u ms", bz->adapter_path ? bz->adapter_path : "-",
+	          error->message, bz->power_retry_ms);
+	bz->power_timer = g_timeout_add(bz->power_retry_ms, power_on, bz);
 }
 
 static gboolean power_on(gpointer user_data)
 {
 	struct bluez *bz = user_data;
 
-	bz->power_on_timer = 0;
-	set_powered(bz, true);
+	bz->power_timer = 0;
+	set_powered(bz, true, powered_on);
 	return G_SOURCE_REMOVE;
+}
+
+static void powered_off(const GError *error, void *user_data)
+{
+	struct bluez *bz = user_data;
+
+	if (error)
+		g_warning("adapter %s: powering off failed: %s", bz->adapter_path ? bz->adapter_path : "-", error->message);
+	bz->power_timer = g_timeout_add(POWER_REST_MS, power_on, bz);
 }
 
 void bluez_adapter_power_cycle(struct bluez *bz)
 {
-	if (!bz->adapter_path || bz->power_on_timer)
+	if (!bz->adapter_path || bz->power_cycling)
 		return;
 	g_message("adapter %s: power-cycling", bz->adapter_path);
-	set_powered(bz, false);
-	bz->power_on_timer = g_timeout_add(1000, power_on, bz);
+	bz->power_cycling = true;
+	set_powered(bz, false, powered_off);
+}
+
+bool bluez_adapter_power_cycling(const struct bluez *bz)
+{
+	return bz->power_cycling;
 }
 
 /* ---- discovery ---- */
@@ -508,11 +577,14 @@ static void object_changed(struct bluez *bz, const char *path, bool removed)
 	char address[18];
 
 	if (!address_of_path(bz, path, address)) {
-		adapter_refresh(bz);
-		return;
+		if (!strstr(path, "/dev_"))
+			adapter_refresh(bz); /* an adapter: ours, or one that may become ours */
+		return;                      /* else a device of another adapter */
 	}
 	if (path[strlen(bz->adapter_path) + 5 + 17] != '\0')
 		return; /* a GATT object: its arrival is seen through device_changed's ServicesResolved */
+	if (removed)
+		link_set(bz, path, false);
 	if (removed && bz->ops->device_removed)
 		bz->ops->device_removed(bz, address, bz->user_data);
 	else if (!removed && bz->ops->device_changed)
@@ -550,6 +622,18 @@ static void char_value(struct bluez *bz, GDBusProxy *proxy, GVariant *changed)
 		bz->ops->value(bz, address, uuid, g_variant_get_data(value), g_variant_get_size(value), bz->user_data);
 }
 
+/* The link bit from what bluetoothd says: Connected=false ends it, Connected=true or ServicesResolved=true
+ * start it. */
+static void device_link(struct bluez *bz, const char *path, GVariant *changed)
+{
+	gboolean connected, resolved;
+
+	if (g_variant_lookup(changed, "Connected", "b", &connected))
+		link_set(bz, path, connected);
+	else if (g_variant_lookup(changed, "ServicesResolved", "b", &resolved) && resolved)
+		link_set(bz, path, true);
+}
+
 static void on_properties_changed(GDBusObjectManagerClient *m, GDBusObjectProxy *object, GDBusProxy *proxy,
                                   GVariant *changed, const char *const *invalidated, gpointer user_data)
 {
@@ -560,7 +644,9 @@ static void on_properties_changed(GDBusObjectManagerClient *m, GDBusObjectProxy 
 	(void)invalidated;
 	if (strcmp(iface, CHAR_IFACE) == 0)
 		char_value(bz, proxy, changed);
-	else if (strcmp(iface, DEVICE_IFACE) == 0 || strcmp(iface, ADAPTER_IFACE) == 0)
+	if (strcmp(iface, DEVICE_IFACE) == 0)
+		device_link(bz, g_dbus_proxy_get_object_path(proxy), changed);
+	if (strcmp(iface, DEVICE_IFACE) == 0 || strcmp(iface, ADAPTER_IFACE) == 0)
 		object_changed(bz, g_dbus_object_get_object_path(G_DBUS_OBJECT(object)), false);
 }
 
@@ -572,6 +658,7 @@ static void on_name_owner(GObject *object, GParamSpec *pspec, gpointer user_data
 	(void)pspec;
 	g_message("bluetoothd %s", owner ? "is on the bus" : "left the bus");
 	bz->discovery_active = bz->discovery_pending = false; /* its sessions died with it */
+	g_hash_table_remove_all(bz->links);                  /* and its links */
 	adapter_refresh(bz);
 }
 
@@ -625,6 +712,7 @@ struct bluez *bluez_new(const char *adapter, const struct bluez_ops *ops, void *
 	bz->user_data = user_data;
 	bz->adapter_spec = g_strdup(adapter ? adapter : "");
 	bz->cancellable = g_cancellable_new();
+	bz->links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	/* G_BUS_TYPE_SYSTEM honours DBUS_SYSTEM_BUS_ADDRESS, which tests and the demo point at a private bus. */
 	g_bus_get(G_BUS_TYPE_SYSTEM, bz->cancellable, bus_ready, bz);
 	return bz;
@@ -636,12 +724,13 @@ void bluez_free(struct bluez *bz)
 		return;
 	g_cancellable_cancel(bz->cancellable);
 	g_clear_handle_id(&bz->discovery_retry, g_source_remove);
-	g_clear_handle_id(&bz->power_on_timer, g_source_remove);
+	g_clear_handle_id(&bz->power_timer, g_source_remove);
 	if (bz->manager)
 		g_signal_handlers_disconnect_by_data(bz->manager, bz);
 	g_clear_object(&bz->manager);
 	g_clear_object(&bz->bus);
 	g_clear_object(&bz->cancellable);
+	g_hash_table_unref(bz->links);
 	g_free(bz->adapter_path);
 	g_free(bz->adapter_spec);
 	g_free(bz);

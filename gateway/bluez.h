@@ -15,8 +15,10 @@ struct bluez;
 
 /* How a caller should treat a failed call (DESIGN.md, recovery). */
 enum bluez_error_kind {
-	BLUEZ_ERROR_TRANSIENT, /* Failed, le-connection-abort-by-local, timeouts, NoReply: retry soon */
-	BLUEZ_ERROR_BUSY,      /* InProgress, NotReady, AlreadyExists: someone else is at it, retry later */
+	BLUEZ_ERROR_TRANSIENT,   /* Failed, timeouts, NoReply: retry soon; repeated, the adapter is suspect */
+	BLUEZ_ERROR_UNREACHABLE, /* Failed "le-connection-abort-by-local": the device did not answer (away) */
+	BLUEZ_ERROR_BUSY,        /* InProgress, NotReady, AlreadyExists, "already in progress": someone (often
+	                          * we ourselves, a Disconnect still running) is at it: retry later */
 	BLUEZ_ERROR_GONE,      /* UnknownObject, DoesNotExist, ServiceUnknown: the object or daemon went away */
 	BLUEZ_ERROR_OTHER,     /* NotSupported, NotPermitted, InvalidArguments...: retrying will not help */
 };
@@ -41,8 +43,10 @@ void bluez_free(struct bluez *bz);
 bool bluez_adapter_ready(const struct bluez *bz);
 bool bluez_adapter_present(const struct bluez *bz);
 const char *bluez_adapter_address(const struct bluez *bz);
-/* Power-cycle the adapter (Powered false, then true). */
+/* Power-cycle the adapter: Powered false, then true, the latter retried with backoff until it takes. A cycle
+ * under way absorbs further requests. */
 void bluez_adapter_power_cycle(struct bluez *bz);
+bool bluez_adapter_power_cycling(const struct bluez *bz);
 
 /* Discovery: one owner. Wanted = keep an LE discovery session running (filter Transport=le, StopDiscovery
  * before StartDiscovery, retried with backoff while bluetoothd says InProgress/NotReady). */
@@ -51,7 +55,10 @@ bool bluez_discovering(const struct bluez *bz);
 
 /* Devices, by address "C8:0F:10:11:22:33". */
 struct bluez_device_info {
-	bool present, connected, services_resolved, paired;
+	bool present, services_resolved, paired;
+	/* Linked, as far as anyone can tell: Connected=true, or a Connect that succeeded, or ServicesResolved=true
+	 * since the last Connected=false (bluetoothd may set Connected=true without a signal: bluez-5.66.md). */
+	bool connected;
 	bool has_rssi;
 	int16_t rssi;
 	char name[64];

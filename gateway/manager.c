@@ -7,9 +7,8 @@
 #include "manager.h"
 #include "miband2.h"
 
-#define WATCHDOG_PERIOD_S 30
-#define SILENCE_LIMIT_US (90 * G_USEC_PER_SEC) /* DESIGN.md: no advertisement for 90 s → power-cycle */
 #define POWER_CYCLE_SPACING_US (60 * G_USEC_PER_SEC)
+#define SILENCE_LIMIT_MAX_US (INT64_C(3600) * G_USEC_PER_SEC)
 
 struct manager {
 	struct bluez *bz;
@@ -17,6 +16,8 @@ struct manager {
 	GHashTable *bands;          /* address -> struct band * */
 	int64_t last_advert_us;     /* monotonic: the last time bluetoothd told us of any device */
 	int64_t last_power_cycle_us;
+	int64_t silence_limit_us;   /* config's adapter_watchdog, doubled after each cycle that brought nothing */
+	int64_t silence_base_us;
 	guint watchdog;
 	guint scan_timer;           /* an operator's scan window */
 };
@@ -31,13 +32,18 @@ static bool valid_address(const char *address)
 	return true;
 }
 
-static void power_cycle(struct manager *mgr, const char *why)
+/* spaced: at most one per POWER_CYCLE_SPACING_US (the ladder, an operator's reset); the watchdog spaces its
+ * own by its doubling wait. Every cycle restarts the watchdog's count of silence. */
+static void power_cycle(struct manager *mgr, const char *why, bool spaced)
 {
 	int64_t now = g_get_monotonic_time();
 
-	if (mgr->last_power_cycle_us && now - mgr->last_power_cycle_us < POWER_CYCLE_SPACING_US)
+	if (spaced && mgr->last_power_cycle_us && now - mgr->last_power_cycle_us < POWER_CYCLE_SPACING_US) {
+		g_message("not power-cycling the adapter (%s): it was power-cycled less than a minute ago", why);
 		return;
+	}
 	mgr->last_power_cycle_us = now;
+	mgr->last_advert_us = now;
 	g_message("power-cycling the adapter: %s", why);
 	bluez_adapter_power_cycle(mgr->bz);
 }
@@ -125,18 +131,29 @@ static void on_firmware(struct band *band, const char *version, void *user_data)
 		g_warning("band %s: %s", band_address(band), error->message);
 }
 
-/* The ladder's last rung, unless another band is ready right now: then the adapter evidently works, the
- * trouble is that band's own, and a power-cycle would only drop the healthy link too. */
-static void on_adapter_trouble(struct band *band, void *user_data)
+/* A ready band, other than except: then the adapter evidently works, and a power-cycle would only drop it. */
+static struct band *ready_band(struct manager *mgr, struct band *except)
 {
-	struct manager *mgr = user_data;
 	g_autoptr(GPtrArray) bands = manager_bands(mgr);
-	g_autofree char *why = g_strdup_printf("band %s keeps failing", band_address(band));
 
 	for (guint i = 0; i < bands->len; i++)
-		if (bands->pdata[i] != band && band_state(bands->pdata[i]) == BAND_STATE_READY)
-			return;
-	power_cycle(mgr, why);
+		if (bands->pdata[i] != except && band_state(bands->pdata[i]) == BAND_STATE_READY)
+			return bands->pdata[i];
+	return NULL;
+}
+
+/* The ladder's last rung, or an operator's reset: power-cycle, unless another band is ready right now. */
+static void on_adapter_trouble(struct band *band, const char *why, void *user_data)
+{
+	struct manager *mgr = user_data;
+	struct band *healthy = ready_band(mgr, band);
+	g_autofree char *reason = g_strdup_printf("band %s: %s", band_address(band), why);
+
+	if (healthy) {
+		g_message("not power-cycling the adapter (%s): band %s is ready on it", reason, band_address(healthy));
+		return;
+	}
+	power_cycle(mgr, reason, true);
 }
 
 static const struct band_ops band_ops = {
@@ -184,6 +201,7 @@ static void on_device_changed(struct bluez *bz, const char *address, void *user_
 
 	(void)bz;
 	mgr->last_advert_us = g_get_monotonic_time();
+	mgr->silence_limit_us = mgr->silence_base_us;
 	if (band)
 		band_device_changed(band);
 	else
@@ -218,15 +236,21 @@ static const struct bluez_ops bluez_ops = {
 	.value = on_value,
 };
 
-/* A band is missing, we are looking, and bluetoothd has been silent too long: the adapter may be stuck. */
+/* A band is missing, we are looking, and bluetoothd has been silent too long: the adapter may be stuck. Not
+ * under a ready band (the adapter works). A cycle that brings nothing doubles the next wait, up to an hour:
+ * a band that is simply away, with nothing else around, must not keep the adapter cycling. */
 static gboolean watchdog(gpointer user_data)
 {
 	struct manager *mgr = user_data;
+	int64_t now = g_get_monotonic_time();
+	g_autofree char *why = NULL;
 
-	if (bluez_discovering(mgr->bz) && g_get_monotonic_time() - mgr->last_advert_us > SILENCE_LIMIT_US) {
-		mgr->last_advert_us = g_get_monotonic_time();
-		power_cycle(mgr, "no advertisement for 90 s while looking for a band");
-	}
+	if (!bluez_discovering(mgr->bz) || now - mgr->last_advert_us <= mgr->silence_limit_us || ready_band(mgr, NULL))
+		return G_SOURCE_CONTINUE;
+	why = g_strdup_printf("no advertisement for %" G_GINT64_FORMAT " s while looking for a band",
+	                      (now - mgr->last_advert_us) / G_USEC_PER_SEC);
+	mgr->silence_limit_us = MIN(mgr->silence_limit_us * 2, SILENCE_LIMIT_MAX_US);
+	power_cycle(mgr, why, false);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -388,7 +412,11 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 		manager_free(mgr);
 		return NULL;
 	}
-	mgr->watchdog = g_timeout_add_seconds(WATCHDOG_PERIOD_S, watchdog, mgr);
+	if (cfg->adapter_watchdog) {
+		mgr->silence_base_us = mgr->silence_limit_us = (int64_t)cfg->adapter_watchdog * G_USEC_PER_SEC;
+		/* Checked a few times per limit, so the power-cycle comes at most a third late. */
+		mgr->watchdog = g_timeout_add_seconds(MAX(cfg->adapter_watchdog / 3, 1u), watchdog, mgr);
+	}
 	return mgr;
 }
 

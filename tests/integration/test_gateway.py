@@ -335,6 +335,89 @@ class TwoBands(Gateway):
         self.assertNotEqual(self.world.state(bad)["state"], "ready")
 
 
+class Recovery(Gateway):
+    """When the adapter is suspected and power-cycled, and when it must not be: the ladder counts only failures
+    that implicate the adapter, the watchdog only silence while looking, and neither acts under a ready band."""
+    NOWHERE = "C8:0F:10:99:99:99"  # a managed band that never shows up: discovery runs all along
+
+    def power_states(self):
+        self.world.pump()
+        return [s[2][1]["Powered"] for s in self.world.signals
+                if s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and "Powered" in s[2][1]]
+
+    def wait_log(self, text, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while self.world.gateway.output().count(text) < count:
+            self.assertLess(time.monotonic(), deadline, f"never {count}x '{text}':\n" + self.world.gateway.output())
+            time.sleep(0.2)
+
+    def test_ladder_power_cycles_when_an_advertising_band_cannot_be_reached(self):
+        self.world.control("SetFault", "(ssv)", self.addr, "connect-fails", GLib.Variant("u", 5))
+        self.world.start_gateway([self.addr, self.NOWHERE])
+        self.world.wait_state(self.addr, "ready", 90)
+        log = self.world.gateway.output()
+        self.assertEqual(log.count(f"band {self.addr}: connecting -> disconnected"), 5, log)
+        self.assertEqual(log.count("power-cycling the adapter:"), 1, log)
+        self.assertIn(f"band {self.addr}: the band keeps failing", log)
+        self.assertEqual(self.power_states(), [False, True])
+
+    def test_a_band_out_of_range_is_not_the_adapters_fault_and_is_caught_when_it_advertises(self):
+        self.pair()
+        self.world.control("SetFault", "(ssv)", self.addr, "connect-timeout-ms", GLib.Variant("u", 200))
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.wait_log(f"band {self.addr}: connecting -> disconnected", 6, 90)
+        log = self.world.gateway.output()
+        self.assertNotIn("power-cycling", log)
+        self.assertIn("le-connection-abort-by-local", log)
+        self.assertTrue(self.world.signals and any(
+            s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and s[2][1].get("Discovering") is True
+            for s in self.world.signals), "the gateway never looked for the band that went away")
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 60)
+        self.assertIn(f"band {self.addr}: advertising again", self.world.gateway.output())
+        self.assertEqual(self.power_states(), [])
+
+    def test_watchdog_power_cycles_a_silent_adapter_retries_power_on_and_backs_off(self):
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.world.control("SetAdapterFault", "(ssv)", "hci0", "power-on-fails", GLib.Variant("u", 2))
+        self.world.start_gateway([self.addr], gateway_extra="adapter_watchdog = 2\n")
+        self.wait_log("no advertisement for", 2, 60)
+        log = self.world.gateway.output()
+        self.assertEqual(log.count("powering on failed"), 2, log)
+        self.assertEqual(self.power_states()[:2], [False, True], "power-on was not retried until it took")
+        # The second wait is longer than the first: a band simply away does not keep the adapter cycling.
+        waits = [int(l.split("no advertisement for ")[1].split()[0]) for l in log.splitlines()
+                 if "no advertisement for" in l]
+        self.assertGreater(waits[1], waits[0], log)
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 60)
+
+    def test_watchdog_leaves_a_ready_band_alone(self):
+        self.world.start_gateway([self.addr, self.NOWHERE], gateway_extra="adapter_watchdog = 1\n")
+        self.world.wait_state(self.addr, "ready", 30)
+        time.sleep(6)  # several watchdog periods of silence while the other band is looked for
+        self.assertNotIn("power-cycling", self.world.gateway.output())
+        self.assertEqual(self.world.state(self.addr)["state"], "ready")
+        self.assertEqual(self.power_states(), [])
+
+
+class SilentConnect(Gateway):
+    sim_args = ("--auto-tap", "1", "--connected-signal", "never")
+
+    def test_a_drop_while_resolving_is_seen_without_connected_true(self):
+        self.pair()
+        self.world.control("SetFault", "(ssv)", self.addr, "resolve-delay-ms", GLib.Variant("u", 20000))
+        self.world.control("DropLink", "(s)", self.addr)
+        self.world.wait_state(self.addr, "resolving", 20)
+        self.world.control("DropLink", "(s)", self.addr)
+        self.world.wait_state(self.addr, "disconnected", 10)
+        log = self.world.gateway.output()
+        self.assertIn("the link dropped while resolving", log)
+        self.assertNotIn("services were not resolved in time", log)
+        self.world.control("SetFault", "(ssv)", self.addr, "resolve-delay-ms", GLib.Variant("u", 0))
+        self.world.wait_state(self.addr, "ready", 60)
+
+
 class NoDaemon(unittest.TestCase):
     def test_no_daemon_is_said_plainly(self):
         with tempfile.TemporaryDirectory() as d:
