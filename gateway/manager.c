@@ -335,9 +335,10 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		return band_factory_reset(band, error);
 	}
 	if (strcmp(verb, "forget") == 0) {
-		band_forget(band);
+		/* The rows first: if they cannot go, the band stays managed and untouched rather than half-forgotten. */
 		if (!db_band_forget(mgr->db, band_address(band), error))
 			return false;
+		band_forget(band);
 		g_hash_table_remove(mgr->bands, band_address(band));
 		update_discovery(mgr);
 		return true;
