@@ -5,6 +5,8 @@
 #include "db.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -21,9 +23,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* The schema, one step per version: migrations[i] takes a file from version i to i + 1 and ends by setting
  * that version, in the same transaction, so a crash leaves the file at a version we know. A step that has
- * shipped is never edited; a change is a new step at the end (activity samples, notifications and the MQTT
- * outbox come as 2, 3, ...), with DB_SCHEMA_VERSION raised and a hand-written file of the previous version
- * added to tests/unit/test-db.c to migrate from.
+ * shipped is never edited; a change is a new step at the end (the MQTT outbox comes as 3), with
+ * DB_SCHEMA_VERSION raised and a hand-written file of the previous version added to tests/unit/test-db.c to
+ * migrate from.
  *
  * Whatever belongs to a band references bands (address) ON UPDATE CASCADE ON DELETE CASCADE. A move after a
  * factory reset and a forget are then one statement each, atomic by themselves, and a new table joins them
@@ -49,6 +51,62 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_by_time ON events (time);"
 	"PRAGMA application_id = " G_STRINGIFY(DB_APPLICATION_ID) ";"
 	"PRAGMA user_version = 1;",
+	/* 2: what the gateway's sync keeps. Activity is one row per band and minute, so a minute fetched again
+	 * replaces itself; the cursor lives on the band's row, where the transaction that stores the samples
+	 * covering it also moves it. Live values are rows as they change. Every notification for a band is a row
+	 * with its status; AUTOINCREMENT because its id is shown to clients, and a forgotten band's or a pruned
+	 * id must not come back as another notification. The (address, ...) indexes also serve the cascades and
+	 * the per-band deletes of db_prune. */
+	"ALTER TABLE bands ADD COLUMN sync_cursor INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE bands ADD COLUMN last_sync INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE activity ("
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" minute INTEGER NOT NULL CHECK (minute % 60 = 0),"
+	" tz INTEGER NOT NULL CHECK (tz BETWEEN -48 AND 56),"
+	" kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 255),"
+	" intensity INTEGER NOT NULL CHECK (intensity BETWEEN 0 AND 255),"
+	" steps INTEGER NOT NULL CHECK (steps BETWEEN 0 AND 255),"
+	" heart_rate INTEGER CHECK (heart_rate BETWEEN 0 AND 254),"
+	" PRIMARY KEY (address, minute)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE daily_totals ("
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" day TEXT NOT NULL CHECK (day GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]'),"
+	" steps INTEGER NOT NULL CHECK (steps >= 0),"
+	" meters INTEGER NOT NULL CHECK (meters >= 0),"
+	" calories INTEGER NOT NULL CHECK (calories >= 0),"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (address, day)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE battery ("
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" time INTEGER NOT NULL,"
+	" level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 100),"
+	" charging INTEGER NOT NULL CHECK (charging IN (0, 1))"
+	") STRICT;"
+	"CREATE INDEX battery_by_band ON battery (address, time);"
+	"CREATE TABLE heart_rate ("
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" time INTEGER NOT NULL,"
+	" bpm INTEGER NOT NULL CHECK (bpm BETWEEN 1 AND 254)"
+	") STRICT;"
+	"CREATE INDEX heart_rate_by_band ON heart_rate (address, time);"
+	"CREATE TABLE notifications ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE,"
+	" source TEXT NOT NULL CHECK (source <> ''),"
+	" kind TEXT NOT NULL CHECK (kind IN ('text', 'vibrate', 'find')),"
+	" category INTEGER NOT NULL CHECK (category BETWEEN 0 AND 255),"
+	" title TEXT,"
+	" text TEXT,"
+	" status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),"
+	" attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" error TEXT"
+	") STRICT;"
+	"CREATE INDEX notifications_by_band ON notifications (address, status, id);"
+	"PRAGMA user_version = 2;",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);
 
@@ -251,6 +309,55 @@ static void column_copy(sqlite3_stmt *stmt, int column, char *ret, size_t size)
 	g_strlcpy(ret, text ? text : "", size);
 }
 
+/* ---- checks of arguments and transactions ---- */
+
+/* Always false, so that callers can return it. */
+static bool invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static bool invalid(GError **error, const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	g_propagate_error(error, g_error_new_valist(G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, format, ap));
+	va_end(ap);
+	return false;
+}
+
+static bool check_range(int64_t value, int64_t min, int64_t max, const char *what, GError **error)
+{
+	if (value >= min && value <= max)
+		return true;
+	if (max == INT64_MAX)
+		return invalid(error, "%s %" PRId64 " is negative", what, value);
+	return invalid(error, "%s %" PRId64 " is not in %" PRId64 "..%" PRId64, what, value, min, max);
+}
+
+static bool check_time(int64_t when, GError **error)
+{
+	return check_range(when, 0, INT64_MAX, "the time", error);
+}
+
+static bool check_text(const char *text, const char *what, GError **error)
+{
+	return (text && *text) || invalid(error, "%s must not be empty", what);
+}
+
+/* BEGIN IMMEDIATE takes the write lock at once: a transaction that reads first and writes later could
+ * otherwise fail half-way with SQLITE_BUSY when another writer holds it. */
+static bool begin(struct db *db, GError **error)
+{
+	return exec(db, "BEGIN IMMEDIATE", error);
+}
+
+/* Commits when ok, rolls back otherwise; returns whether the transaction landed. */
+static bool finish(struct db *db, bool ok, GError **error)
+{
+	ok = ok && exec(db, "COMMIT", error);
+	if (!ok)
+		sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+	return ok;
+}
+
 /* ---- opening ---- */
 
 static bool set_errno_error(int errsv, const char *what, GError **error)
@@ -408,6 +515,49 @@ struct db *db_open(const char *path, GError **error)
 	}
 	if (!create_file(path, error) || !connect_file(db, path, error) || !check_file(db, error) ||
 	    !configure(db, error) || !migrate(db, error)) {
+		g_prefix_error(error, "%s: ", path);
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+static bool connect_readonly(struct db *db, const char *path, GError **error)
+{
+	int rc;
+
+	/* SQLite's "unable to open database file" does not say why; the file must exist, we never create it. */
+	if (access(path, R_OK) < 0)
+		return set_errno_error(errno, "cannot read it", error);
+	rc = sqlite3_open_v2(path, &db->sqlite, SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, NULL);
+	if (rc != SQLITE_OK)
+		return set_error(db, rc, error);
+	sqlite3_busy_timeout(db->sqlite, DB_BUSY_TIMEOUT_MS);
+	sqlite3_db_config(db->sqlite, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	return exec(db, "PRAGMA query_only = ON", error);
+}
+
+/* A reader cannot migrate, and reading an older schema with this code's queries would fail query by query. */
+static bool check_current(const struct db *db, GError **error)
+{
+	if (db->version == DB_SCHEMA_VERSION)
+		return true;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+	            "the database has schema version %d and this bandgate reads only version %d: start the bandgate "
+	            "daemon once to migrate it, then read it again", db->version, DB_SCHEMA_VERSION);
+	return false;
+}
+
+struct db *db_open_readonly(const char *path, GError **error)
+{
+	struct db *db = g_new0(struct db, 1);
+
+	if (!path || !*path) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no database path");
+		db_free(db);
+		return NULL;
+	}
+	if (!connect_readonly(db, path, error) || !check_file(db, error) || !check_current(db, error)) {
 		g_prefix_error(error, "%s: ", path);
 		db_free(db);
 		return NULL;
@@ -656,4 +806,505 @@ GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsi
 		stmt = query(db, "SELECT " EVENT_COLUMNS " FROM events WHERE time >= ?1 ORDER BY time DESC, id DESC LIMIT ?2",
 		             ARGS(ARG_INT(since), ARG_INT(max)), error);
 	return stmt ? collect(db, stmt, read_event_row, event_free, error) : NULL;
+}
+
+/* ---- helpers for the tables that belong to a band ---- */
+
+static bool check_managed(struct db *db, const char *addr, GError **error)
+{
+	bool managed;
+
+	if (!band_exists(db, addr, &managed, error))
+		return false;
+	return managed || not_managed(addr, error);
+}
+
+/* Runs an INSERT into a table that references bands: a missing band is "not managed", not a constraint.
+ * Nothing is allocated unless it fails: this runs once per sample of a history batch. */
+static bool run_for_band(struct db *db, const char *addr, sqlite3_stmt *stmt, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+
+	if (run(db, stmt, NULL, &local))
+		return true;
+	if (local->code == G_IO_ERROR_NOT_FOUND)
+		return not_managed(addr, error);
+	g_propagate_error(error, g_steal_pointer(&local));
+	return false;
+}
+
+typedef void (*struct_reader)(sqlite3_stmt *stmt, void *ret);
+
+/* Every row of stmt through read, into an array of structs of size bytes, zeroed before each read. */
+static GArray *collect_structs(struct db *db, sqlite3_stmt *stmt, size_t size, struct_reader read, GError **error)
+{
+	g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, (guint)size);
+	int rc;
+
+	while ((rc = step(db, stmt, error)) == SQLITE_ROW) {
+		g_array_set_size(rows, rows->len + 1);
+		read(stmt, rows->data + (size_t)(rows->len - 1) * size);
+	}
+	return rc == SQLITE_DONE ? g_steal_pointer(&rows) : NULL;
+}
+
+/* ---- activity history ---- */
+
+static bool check_samples(const struct db_sample *samples, size_t n, int64_t cursor, GError **error)
+{
+	if (n > 0 && !samples)
+		return invalid(error, "no samples given for a count of %zu", n);
+	for (size_t i = 0; i < n; i++) {
+		if (samples[i].minute < 0 || samples[i].minute % 60 != 0)
+			return invalid(error, "sample %zu: %" PRId64 " is not the start of a minute", i, samples[i].minute);
+		if (!check_range(samples[i].tz, DB_TZ_MIN, DB_TZ_MAX, "the time zone (quarter hours)", error)) {
+			g_prefix_error(error, "sample %zu: ", i);
+			return false;
+		}
+	}
+	return check_range(cursor, 0, INT64_MAX, "the sync cursor", error);
+}
+
+static void bind_sample(sqlite3_stmt *stmt, const struct db_sample *sample)
+{
+	/* Binding an integer to a parameter the statement has cannot fail. */
+	sqlite3_bind_int64(stmt, 2, sample->minute);
+	sqlite3_bind_int(stmt, 3, sample->tz);
+	sqlite3_bind_int(stmt, 4, sample->kind);
+	sqlite3_bind_int(stmt, 5, sample->intensity);
+	sqlite3_bind_int(stmt, 6, sample->steps);
+	if (sample->heart_rate == DB_HR_NONE)
+		sqlite3_bind_null(stmt, 7);
+	else
+		sqlite3_bind_int(stmt, 7, sample->heart_rate);
+}
+
+/* One statement for the whole batch, reset between rows: a history round brings up to a day of minutes. A
+ * minute stored again replaces its row. The upsert does what INSERT OR REPLACE would, a quarter faster on
+ * large batches (tests/bench/bench-db.c): with foreign keys on, REPLACE deletes and re-inserts the row. */
+static bool insert_samples(struct db *db, const char *addr, const struct db_sample *samples, size_t n,
+                           GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (n == 0)
+		return true;
+	stmt = query(db, "INSERT INTO activity (address, minute, tz, kind, intensity, steps, heart_rate)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (address, minute) DO UPDATE SET tz = excluded.tz,"
+	             " kind = excluded.kind, intensity = excluded.intensity, steps = excluded.steps,"
+	             " heart_rate = excluded.heart_rate", ARGS(ARG_TEXT(addr)), error);
+	for (size_t i = 0; stmt && i < n; i++) {
+		bind_sample(stmt, &samples[i]);
+		if (!run_for_band(db, addr, stmt, error))
+			return false;
+		sqlite3_reset(stmt);
+	}
+	return stmt != NULL;
+}
+
+bool db_activity_store(struct db *db, const char *address, const struct db_sample *samples, size_t n,
+                       int64_t cursor, GError **error)
+{
+	char addr[18];
+	bool ok;
+
+	if (!normalise(address, addr, error) || !check_samples(samples, n, cursor, error) || !begin(db, error))
+		return false;
+	ok = insert_samples(db, addr, samples, n, error) &&
+	     set_column(db, addr, "UPDATE bands SET sync_cursor = ?1 WHERE address = ?2", ARG_INT(cursor), error);
+	return finish(db, ok, error);
+}
+
+bool db_sync_get(struct db *db, const char *address, int64_t *ret_cursor, int64_t *ret_last_sync, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
+
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, "SELECT sync_cursor, last_sync FROM bands WHERE address = ?1", ARGS(ARG_TEXT(addr)), error);
+	rc = step(db, stmt, error);
+	if (rc == SQLITE_DONE)
+		return not_managed(addr, error);
+	if (rc != SQLITE_ROW)
+		return false;
+	if (ret_cursor)
+		*ret_cursor = sqlite3_column_int64(stmt, 0);
+	if (ret_last_sync)
+		*ret_last_sync = sqlite3_column_int64(stmt, 1);
+	return true;
+}
+
+bool db_sync_done(struct db *db, const char *address, int64_t when, GError **error)
+{
+	return check_time(when, error) &&
+	       set_column(db, address, "UPDATE bands SET last_sync = ?1 WHERE address = ?2", ARG_INT(when), error);
+}
+
+static void read_sample(sqlite3_stmt *stmt, void *p)
+{
+	struct db_sample *sample = p;
+
+	sample->minute = sqlite3_column_int64(stmt, 0);
+	sample->tz = (int8_t)sqlite3_column_int(stmt, 1);
+	sample->kind = (uint8_t)sqlite3_column_int(stmt, 2);
+	sample->intensity = (uint8_t)sqlite3_column_int(stmt, 3);
+	sample->steps = (uint8_t)sqlite3_column_int(stmt, 4);
+	sample->heart_rate = sqlite3_column_type(stmt, 5) == SQLITE_NULL ? DB_HR_NONE :
+	                     (uint8_t)sqlite3_column_int(stmt, 5);
+}
+
+/* sql selects the rows of band ?1 between ?2 and ?3; an unmanaged band is NOT_FOUND, not an empty answer. */
+static GArray *band_range(struct db *db, const char *address, int64_t from, int64_t to, const char *sql,
+                          size_t size, struct_reader read, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_managed(db, addr, error))
+		return NULL;
+	stmt = query(db, sql, ARGS(ARG_TEXT(addr), ARG_INT(from), ARG_INT(to)), error);
+	return stmt ? collect_structs(db, stmt, size, read, error) : NULL;
+}
+
+GArray *db_activity_range(struct db *db, const char *address, int64_t from, int64_t to, GError **error)
+{
+	return band_range(db, address, from, to,
+	                  "SELECT minute, tz, kind, intensity, steps, heart_rate FROM activity"
+	                  " WHERE address = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute",
+	                  sizeof(struct db_sample), read_sample, error);
+}
+
+static void read_day(sqlite3_stmt *stmt, void *p)
+{
+	struct db_day *day = p;
+
+	column_copy(stmt, 0, day->day, sizeof(day->day));
+	day->steps = sqlite3_column_int64(stmt, 1);
+	day->minutes = sqlite3_column_int(stmt, 2);
+	day->hr_min = sqlite3_column_int(stmt, 3);  /* NULL, when no minute was measured, reads as 0 */
+	day->hr_max = sqlite3_column_int(stmt, 4);
+	day->hr_avg = sqlite3_column_int(stmt, 5);
+}
+
+/* The band's local day of a minute is the UTC date of minute + tz quarter hours. A heart rate of 0 is not a
+ * measurement either (the band says "none" with 0xff, stored as NULL, but 0 is no pulse anyone has). */
+GArray *db_activity_daily(struct db *db, const char *address, int64_t from, int64_t to, GError **error)
+{
+	return band_range(db, address, from, to,
+	                  "SELECT date(minute + tz * 900, 'unixepoch') AS day, sum(steps), count(*), min(hr), max(hr),"
+	                  " CAST(round(avg(hr)) AS INTEGER)"
+	                  " FROM (SELECT minute, tz, steps, nullif(heart_rate, 0) AS hr FROM activity"
+	                  "       WHERE address = ?1 AND minute >= ?2 AND minute < ?3)"
+	                  " GROUP BY day ORDER BY day",
+	                  sizeof(struct db_day), read_day, error);
+}
+
+/* ---- live values ---- */
+
+/* "YYYY-MM-DD" and a real date: the band's own clock is the source and may be garbage. */
+static bool check_day(const char *day, GError **error)
+{
+	bool ok = day && strnlen(day, 11) == 10 && day[4] == '-' && day[7] == '-';
+
+	for (int i = 0; ok && i < 10; i++)
+		ok = i == 4 || i == 7 || g_ascii_isdigit(day[i]);
+	ok = ok && g_date_valid_dmy((GDateDay)atoi(day + 8), (GDateMonth)atoi(day + 5), (GDateYear)atoi(day));
+	return ok || invalid(error, "'%.10s' is not a date like 2024-03-31", day ? day : "");
+}
+
+static bool check_totals(const struct db_totals *totals, GError **error)
+{
+	if (!totals)
+		return invalid(error, "no totals given");
+	return check_day(totals->day, error) && check_range(totals->steps, 0, INT64_MAX, "the steps", error) &&
+	       check_range(totals->meters, 0, INT64_MAX, "the meters", error) &&
+	       check_range(totals->calories, 0, INT64_MAX, "the calories", error) && check_time(totals->updated, error);
+}
+
+bool db_totals_store(struct db *db, const char *address, const struct db_totals *totals, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_totals(totals, error))
+		return false;
+	stmt = query(db, "INSERT INTO daily_totals (address, day, steps, meters, calories, updated)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (address, day) DO UPDATE SET"
+	             " steps = max(steps, excluded.steps), meters = max(meters, excluded.meters),"
+	             " calories = max(calories, excluded.calories), updated = max(updated, excluded.updated)",
+	             ARGS(ARG_TEXT(addr), ARG_TEXT(totals->day), ARG_INT(totals->steps), ARG_INT(totals->meters),
+	                  ARG_INT(totals->calories), ARG_INT(totals->updated)), error);
+	return run_for_band(db, addr, stmt, error);
+}
+
+bool db_totals_get(struct db *db, const char *address, const char *day, struct db_totals *ret, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
+
+	*ret = (struct db_totals){ 0 };
+	if (!normalise(address, addr, error) || !check_day(day, error))
+		return false;
+	stmt = query(db, "SELECT steps, meters, calories, updated FROM daily_totals WHERE address = ?1 AND day = ?2",
+	             ARGS(ARG_TEXT(addr), ARG_TEXT(day)), error);
+	rc = step(db, stmt, error);
+	if (rc == SQLITE_DONE)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no totals of band %s for %s", addr, day);
+	if (rc != SQLITE_ROW)
+		return false;
+	g_strlcpy(ret->day, day, sizeof(ret->day));
+	ret->steps = sqlite3_column_int64(stmt, 0);
+	ret->meters = sqlite3_column_int64(stmt, 1);
+	ret->calories = sqlite3_column_int64(stmt, 2);
+	ret->updated = sqlite3_column_int64(stmt, 3);
+	return true;
+}
+
+bool db_battery_add(struct db *db, const char *address, int64_t when, int level, bool charging, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_time(when, error) ||
+	    !check_range(level, 0, 100, "the battery level", error))
+		return false;
+	stmt = query(db, "INSERT INTO battery (address, time, level, charging) VALUES (?1, ?2, ?3, ?4)",
+	             ARGS(ARG_TEXT(addr), ARG_INT(when), ARG_INT(level), ARG_INT(charging)), error);
+	return run_for_band(db, addr, stmt, error);
+}
+
+bool db_battery_last(struct db *db, const char *address, int64_t *ret_when, int *ret_level, bool *ret_charging,
+                     GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
+
+	if (!normalise(address, addr, error))
+		return false;
+	stmt = query(db, "SELECT time, level, charging FROM battery WHERE address = ?1"
+	             " ORDER BY time DESC, rowid DESC LIMIT 1", ARGS(ARG_TEXT(addr)), error);
+	rc = step(db, stmt, error);
+	if (rc == SQLITE_DONE)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no battery reading of band %s", addr);
+	if (rc != SQLITE_ROW)
+		return false;
+	if (ret_when)
+		*ret_when = sqlite3_column_int64(stmt, 0);
+	if (ret_level)
+		*ret_level = sqlite3_column_int(stmt, 1);
+	if (ret_charging)
+		*ret_charging = sqlite3_column_int(stmt, 2) != 0;
+	return true;
+}
+
+bool db_heart_rate_add(struct db *db, const char *address, int64_t when, int bpm, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_time(when, error) ||
+	    !check_range(bpm, 1, 254, "the heart rate", error))
+		return false;
+	stmt = query(db, "INSERT INTO heart_rate (address, time, bpm) VALUES (?1, ?2, ?3)",
+	             ARGS(ARG_TEXT(addr), ARG_INT(when), ARG_INT(bpm)), error);
+	return run_for_band(db, addr, stmt, error);
+}
+
+/* ---- notifications ---- */
+
+#define NOTIFY_COLUMNS "id, address, source, kind, category, title, text, status, attempts, created, updated, error"
+
+const char *db_notify_status_name(enum db_notify_status status)
+{
+	switch (status) {
+	case DB_NOTIFY_QUEUED:
+		return "queued";
+	case DB_NOTIFY_SENT:
+		return "sent";
+	case DB_NOTIFY_FAILED:
+		return "failed";
+	}
+	return NULL;
+}
+
+/* The table's CHECK admits only the three names, so anything else cannot be read. */
+static enum db_notify_status notify_status(const char *name)
+{
+	if (g_strcmp0(name, "queued") == 0)
+		return DB_NOTIFY_QUEUED;
+	return g_strcmp0(name, "sent") == 0 ? DB_NOTIFY_SENT : DB_NOTIFY_FAILED;
+}
+
+void db_notification_clear(struct db_notification *n)
+{
+	g_free(n->source);
+	g_free(n->kind);
+	g_free(n->title);
+	g_free(n->text);
+	g_free(n->error);
+	*n = (struct db_notification){ 0 };
+}
+
+static void notification_free(gpointer n)
+{
+	db_notification_clear(n);
+	g_free(n);
+}
+
+static void read_notification(sqlite3_stmt *stmt, struct db_notification *ret)
+{
+	ret->id = sqlite3_column_int64(stmt, 0);
+	column_copy(stmt, 1, ret->address, sizeof(ret->address));
+	ret->source = column_strdup(stmt, 2);
+	ret->kind = column_strdup(stmt, 3);
+	ret->category = sqlite3_column_int(stmt, 4);
+	ret->title = column_strdup(stmt, 5);
+	ret->text = column_strdup(stmt, 6);
+	ret->status = notify_status((const char *)sqlite3_column_text(stmt, 7));
+	ret->attempts = sqlite3_column_int(stmt, 8);
+	ret->created = sqlite3_column_int64(stmt, 9);
+	ret->updated = sqlite3_column_int64(stmt, 10);
+	ret->error = column_strdup(stmt, 11);
+}
+
+static void *read_notification_row(sqlite3_stmt *stmt)
+{
+	struct db_notification *n = g_new0(struct db_notification, 1);
+
+	read_notification(stmt, n);
+	return n;
+}
+
+static bool check_notification(const char *source, const char *kind, int category, int64_t when, GError **error)
+{
+	if (!check_text(source, "a notification's source", error) || !check_time(when, error) ||
+	    !check_range(category, 0, 255, "the alert category", error))
+		return false;
+	if (g_strcmp0(kind, "text") != 0 && g_strcmp0(kind, "vibrate") != 0 && g_strcmp0(kind, "find") != 0)
+		return invalid(error, "a notification's kind is \"text\", \"vibrate\" or \"find\", not \"%s\"",
+		               kind ? kind : "(none)");
+	return true;
+}
+
+bool db_notify_add(struct db *db, const char *address, const char *source, const char *kind, int category,
+                   const char *title, const char *text, int64_t when, int64_t *ret_id, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_notification(source, kind, category, when, error))
+		return false;
+	stmt = query(db, "INSERT INTO notifications (address, source, kind, category, title, text, status, attempts,"
+	             " created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?7, ?7)",
+	             ARGS(ARG_TEXT(addr), ARG_TEXT(source), ARG_TEXT(kind), ARG_INT(category), ARG_TEXT(title),
+	                  ARG_TEXT(text), ARG_INT(when)), error);
+	if (!run_for_band(db, addr, stmt, error))
+		return false;
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(db->sqlite);
+	return true;
+}
+
+bool db_notify_attempt(struct db *db, int64_t id, enum db_notify_status status, int64_t when, const char *error_text,
+                       GError **error)
+{
+	const char *name = db_notify_status_name(status);
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!name)
+		return invalid(error, "%d is not a notification status", (int)status);
+	if (!check_time(when, error))
+		return false;
+	stmt = query(db, "UPDATE notifications SET attempts = attempts + 1, status = ?2, updated = ?3, error = ?4"
+	             " WHERE id = ?1", ARGS(ARG_INT(id), ARG_TEXT(name), ARG_INT(when), ARG_TEXT(error_text)), error);
+	if (!run(db, stmt, NULL, error))
+		return false;
+	if (sqlite3_changes(db->sqlite) > 0)
+		return true;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no notification %" PRId64, id);
+	return false;
+}
+
+GPtrArray *db_notify_queued(struct db *db, const char *address, GError **error)
+{
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!normalise(address, addr, error) || !check_managed(db, addr, error))
+		return NULL;
+	stmt = query(db, "SELECT " NOTIFY_COLUMNS " FROM notifications WHERE address = ?1 AND status = 'queued'"
+	             " ORDER BY id", ARGS(ARG_TEXT(addr)), error);
+	return stmt ? collect(db, stmt, read_notification_row, notification_free, error) : NULL;
+}
+
+GPtrArray *db_notify_list(struct db *db, const char *address, unsigned limit, GError **error)
+{
+	int64_t max = limit ? (int64_t)limit : -1;  /* SQLite reads a negative LIMIT as none */
+	char addr[18];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (address && (!normalise(address, addr, error) || !check_managed(db, addr, error)))
+		return NULL;
+	if (address)
+		stmt = query(db, "SELECT " NOTIFY_COLUMNS " FROM notifications WHERE address = ?2 ORDER BY id DESC LIMIT ?1",
+		             ARGS(ARG_INT(max), ARG_TEXT(addr)), error);
+	else
+		stmt = query(db, "SELECT " NOTIFY_COLUMNS " FROM notifications ORDER BY id DESC LIMIT ?1",
+		             ARGS(ARG_INT(max)), error);
+	return stmt ? collect(db, stmt, read_notification_row, notification_free, error) : NULL;
+}
+
+bool db_notify_get(struct db *db, int64_t id, struct db_notification *ret, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	int rc;
+
+	*ret = (struct db_notification){ 0 };
+	stmt = query(db, "SELECT " NOTIFY_COLUMNS " FROM notifications WHERE id = ?1", ARGS(ARG_INT(id)), error);
+	rc = step(db, stmt, error);
+	if (rc == SQLITE_DONE)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no notification %" PRId64, id);
+	if (rc == SQLITE_ROW)
+		read_notification(stmt, ret);
+	return rc == SQLITE_ROW;
+}
+
+/* ---- retention ---- */
+
+/* Each deletes the rows older than ?1. "address IN bands" lets SQLite walk each band's (address, time) key
+ * instead of scanning every row of the largest tables. */
+static const char *const prune_statements[] = {
+	"DELETE FROM activity WHERE address IN (SELECT address FROM bands) AND minute < ?1",
+	"DELETE FROM heart_rate WHERE address IN (SELECT address FROM bands) AND time < ?1",
+	"DELETE FROM battery WHERE address IN (SELECT address FROM bands) AND time < ?1",
+	"DELETE FROM daily_totals WHERE updated < ?1",
+	"DELETE FROM events WHERE time < ?1",
+	"DELETE FROM notifications WHERE status <> 'queued' AND updated < ?1",
+};
+
+static bool prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **error)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(prune_statements); i++) {
+		g_autoptr(sqlite3_stmt) stmt = query(db, prune_statements[i], ARGS(ARG_INT(before)), error);
+
+		if (!run(db, stmt, NULL, error))
+			return false;
+		*ret_deleted += sqlite3_changes64(db->sqlite);
+	}
+	return true;
+}
+
+bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **error)
+{
+	int64_t deleted = 0;
+
+	if (!begin(db, error) || !finish(db, prune(db, before, &deleted, error), error))
+		return false;
+	if (ret_deleted)
+		*ret_deleted = deleted;
+	return true;
 }

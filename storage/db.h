@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* The newest schema this code knows; a file with a higher PRAGMA user_version is refused. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_KEY_SIZE 16
 
 struct db;
@@ -20,6 +20,10 @@ struct db;
  * its own transaction. A file newer than this code, or a SQLite file that is not bandgate's, is refused with
  * a message saying so and is left untouched. */
 struct db *db_open(const char *path, GError **error);
+/* A read-only handle for `bandgate export` beside the running daemon (WAL): opens an existing file without
+ * creating or migrating it; refuses a file whose version differs from DB_SCHEMA_VERSION with a clear message.
+ * Every write through it fails with G_IO_ERROR_READ_ONLY. */
+struct db *db_open_readonly(const char *path, GError **error);
 void db_free(struct db *db);
 /* The schema version of the open file: DB_SCHEMA_VERSION once db_open has succeeded. */
 int db_schema_version(const struct db *db);
@@ -74,3 +78,105 @@ bool db_event_add(struct db *db, const char *address, int64_t when, const char *
 /* Events at or after since, newest first, at most limit of them (0: no limit), as struct db_event *; the
  * array frees its elements. address NULL lists the events of every band and of the gateway. */
 GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsigned limit, GError **error);
+
+/* ---- activity history: one row per band and minute, fetched from the band (miband2-protocol.md §10) ---- */
+
+#define DB_TZ_MIN (-48)  /* UTC-12:00 in quarter hours */
+#define DB_TZ_MAX 56     /* UTC+14:00 */
+#define DB_HR_NONE 0xff  /* a minute without a heart-rate measurement */
+
+struct db_sample {
+	int64_t minute;          /* UTC seconds, multiple of 60 */
+	int8_t tz;               /* band's zone, quarter hours, DB_TZ_MIN..DB_TZ_MAX */
+	uint8_t kind, intensity, steps;
+	uint8_t heart_rate;      /* DB_HR_NONE = not measured (stored as NULL, read back as DB_HR_NONE) */
+};
+
+/* Stores n samples (INSERT OR REPLACE: a minute fetched again replaces itself, never duplicates) and sets the
+ * band's sync cursor to cursor, all in ONE transaction: either both land or neither. n may be 0 (cursor only).
+ * A sample whose minute is not a multiple of 60 or whose tz is out of range, or a negative cursor, is
+ * G_IO_ERROR_INVALID_ARGUMENT and nothing is written. One prepared statement is reused for the batch. */
+bool db_activity_store(struct db *db, const char *address, const struct db_sample *samples, size_t n,
+                       int64_t cursor, GError **error);
+/* The band's sync cursor (0 = never synced) and the time of its last completed sync (0 = never). Either
+ * pointer may be NULL. */
+bool db_sync_get(struct db *db, const char *address, int64_t *ret_cursor, int64_t *ret_last_sync, GError **error);
+/* Sets last_sync to when (UTC seconds, not negative). */
+bool db_sync_done(struct db *db, const char *address, int64_t when, GError **error);
+/* Samples with from <= minute < to, ordered by minute, as a GArray of struct db_sample. */
+GArray *db_activity_range(struct db *db, const char *address, int64_t from, int64_t to, GError **error);
+
+struct db_day {
+	char day[11];            /* band-local "YYYY-MM-DD" (minute + tz * 900 s) */
+	int64_t steps;           /* sum of the samples' steps */
+	int minutes;             /* samples stored that day */
+	int hr_min, hr_max, hr_avg; /* over measured minutes (heart rate 1..254), 0 when none; avg rounded */
+};
+
+/* Per band-local day over the samples with from <= minute < to, ordered by day, GArray of struct db_day. */
+GArray *db_activity_daily(struct db *db, const char *address, int64_t from, int64_t to, GError **error);
+
+/* ---- live values: the band's counters, battery and heart rate as they change ---- */
+
+struct db_totals {
+	char day[11];            /* band-local "YYYY-MM-DD", a valid date */
+	int64_t steps, meters, calories; /* not negative */
+	int64_t updated;         /* UTC seconds of the reading */
+};
+
+/* Upserts the day's totals keeping the maximum of each counter (the band's counter only grows within its day;
+ * a smaller value is a stale or corrupt one and must not lower what is stored); updated keeps the newest. */
+bool db_totals_store(struct db *db, const char *address, const struct db_totals *totals, GError **error);
+/* The stored totals for day; G_IO_ERROR_NOT_FOUND when none. */
+bool db_totals_get(struct db *db, const char *address, const char *day, struct db_totals *ret, GError **error);
+/* level 0..100. */
+bool db_battery_add(struct db *db, const char *address, int64_t when, int level, bool charging, GError **error);
+/* The newest battery reading (the last added among equal times); G_IO_ERROR_NOT_FOUND when none. Any ret_
+ * pointer may be NULL. */
+bool db_battery_last(struct db *db, const char *address, int64_t *ret_when, int *ret_level, bool *ret_charging,
+                     GError **error);
+/* bpm 1..254. */
+bool db_heart_rate_add(struct db *db, const char *address, int64_t when, int bpm, GError **error);
+
+/* ---- notifications sent to the band: one row each, with its status ---- */
+
+enum db_notify_status {
+	DB_NOTIFY_QUEUED,
+	DB_NOTIFY_SENT,
+	DB_NOTIFY_FAILED,
+};
+
+struct db_notification {
+	int64_t id;
+	char address[18];
+	char *source, *kind, *title, *text, *error; /* title/text/error may be NULL */
+	int category;            /* alert category byte, 0..255 (5 = SMS) */
+	enum db_notify_status status;
+	int attempts;
+	int64_t created, updated; /* UTC seconds */
+};
+
+/* Queues a notification (status queued, attempts 0); *ret_id its id (ret_id may be NULL). source is any
+ * non-empty text ("mqtt", "web", "cli", "api"), kind one of "text", "vibrate", "find", category 0..255. */
+bool db_notify_add(struct db *db, const char *address, const char *source, const char *kind, int category,
+                   const char *title, const char *text, int64_t when, int64_t *ret_id, GError **error);
+/* Records an attempt: attempts+1, status, updated=when, error (NULL clears). G_IO_ERROR_NOT_FOUND if no such id. */
+bool db_notify_attempt(struct db *db, int64_t id, enum db_notify_status status, int64_t when, const char *error_text,
+                       GError **error);
+/* Queued notifications of a band, oldest first (by id), as struct db_notification * (array frees them). */
+GPtrArray *db_notify_queued(struct db *db, const char *address, GError **error);
+/* The newest notifications (any status), newest first, at most limit (0 = all); address NULL = every band. */
+GPtrArray *db_notify_list(struct db *db, const char *address, unsigned limit, GError **error);
+/* Fills *ret (zeroed first, so db_notification_clear is always safe); G_IO_ERROR_NOT_FOUND if no such id. */
+bool db_notify_get(struct db *db, int64_t id, struct db_notification *ret, GError **error);
+/* Frees the strings; the struct itself is the caller's. Safe on a zeroed struct. */
+void db_notification_clear(struct db_notification *n);
+/* "queued", "sent", "failed"; NULL for a value outside the enum. */
+const char *db_notify_status_name(enum db_notify_status status);
+
+/* ---- retention ---- */
+
+/* Deletes activity, heart-rate, battery, daily totals (by their updated time), events and finished (sent/failed,
+ * by their updated time) notifications older than before (UTC seconds), in one transaction; queued
+ * notifications and bands are never pruned. *ret_deleted (may be NULL): rows removed. */
+bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **error);
