@@ -14,6 +14,12 @@
 #define TAP_TIMEOUT_MS 60000     /* the band itself drops the link sooner (§3): that ends the wait first */
 #define TROUBLE_EVERY 5          /* failures that implicate the adapter, in a row, before it is suspected */
 #define FOLLOW_RESET_MS (5 * 60 * 1000) /* how long a factory-reset band may take to come back */
+#define SYNC_STALL_MS 30000     /* a history round that makes no progress this long is abandoned */
+#define SYNC_ROUNDS_MAX 400      /* per sync: more than a year at the band's 1440 samples a round */
+#define SYNC_FROM_NEVER 946771200 /* 2000-01-02 UTC: "everything the band has" for a first sync */
+#define ALERT_SPACING_MS 4500    /* §12.2: closer alerts are not shown */
+#define ALERT_TEXT_CHUNKS 3      /* at most this many 18-byte screens of one alert's text */
+#define REJECT_LOG_US (10 * G_USEC_PER_SEC) /* malformed notifications: one log line and event per this */
 #define REBOOT_PENDING_US (INT64_C(600) * G_USEC_PER_SEC) /* a reboot asked while away is forgotten after this */
 
 struct band {
@@ -34,13 +40,36 @@ struct band {
 	unsigned backoff_ms;       /* the current wait, started once the link is let go */
 	unsigned suspect;          /* failures in a row that implicate the adapter, for the ladder */
 	bool away;                 /* the last Connect found nobody: discovery watches for its advertisements */
-	int battery;
+	int battery, heart_rate;
+	bool charging;
 	long steps;
 	char firmware[40];
 	int64_t reboot_pending_until; /* monotonic; 0: none */
 	bool following_reset;
 	guint follow_timer;
 	char **known_before;       /* the "MI Band 2"s bluetoothd knew when the factory reset began: not ours */
+	int64_t rejected_at_us;    /* the last malformed notification logged (rate limit, per kind) */
+	const char *rejected_what;
+	unsigned rejected_quiet;   /* malformed notifications since, not logged */
+	struct {                   /* the history sync (§10) */
+		bool running, going;   /* a round started; 02 sent and packets expected */
+		int64_t from;          /* UTC of the first wanted minute of this round */
+		struct miband2_datetime first; /* the round's first sample, as the band said */
+		uint32_t expected;
+		int counter;           /* the last packet's counter, -1 before the first */
+		unsigned rounds;
+		GArray *samples;       /* struct miband2_sample of this round */
+		guint timer;
+	} sync;
+	struct {                   /* the alert being played (§12) */
+		int64_t id;            /* 0: none */
+		enum band_alert_kind kind;
+		int category;
+		char *text;
+		size_t offset;         /* text bytes sent so far */
+		unsigned chunks;
+		guint timer;           /* the spacing before the next screen or the next alert */
+	} alert;
 };
 
 static void attempt(struct band *band);
@@ -102,8 +131,15 @@ static void clear_timer(struct band *band)
 }
 
 /* A new attempt: whatever the previous one still waits for is cancelled. */
+static void sync_stop(struct band *band, bool ok, const char *why);
+static void alert_stop(struct band *band, const char *error);
+
 static void attempt_new(struct band *band)
 {
+	if (band->sync.running)
+		sync_stop(band, false, "the link ended during the transfer");
+	if (band->alert.id)
+		alert_stop(band, "the link ended during the alert");
 	g_cancellable_cancel(band->attempt);
 	g_clear_object(&band->attempt);
 	band->attempt = g_cancellable_new();
@@ -392,49 +428,398 @@ static void auth_reply(struct band *band, const uint8_t *value, size_t len)
 
 static void ready(struct band *band)
 {
-	static const char *const notify[] = { MIBAND2_CHR_EVENT, MIBAND2_CHR_BATTERY, MIBAND2_CHR_STEPS };
+	static const char *const notify[] = { MIBAND2_CHR_EVENT,  MIBAND2_CHR_BATTERY,  MIBAND2_CHR_STEPS,
+	                                      MIBAND2_CHR_HR_MEAS, MIBAND2_CHR_FETCH, MIBAND2_CHR_ACTIVITY };
 	GError *error = NULL;
 
 	clear_timer(band);
 	band->failures = band->suspect = 0;
-	set_state(band, BAND_STATE_READY, "Connected and authenticated");
+	/* In this order on the bus, before anyone hears "ready" and asks for a sync or an alert: the clock first
+	 * (history is stamped by it), every subscription (§10.1: 0004 and 0005 before a fetch), then the reads. */
+	set_time(band);
 	for (size_t i = 0; i < G_N_ELEMENTS(notify); i++)
 		bluez_start_notify(band->bz, band->address, notify[i], band->attempt, notify_started, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_SW_REV, band->attempt, firmware_read, band);
-	set_time(band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_BATTERY, band->attempt, value_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_STEPS, band->attempt, value_read, band);
+	set_state(band, BAND_STATE_READY, "Connected and authenticated");
 	if (band->reboot_pending_until && g_get_monotonic_time() < band->reboot_pending_until)
 		band_reboot(band, &error);
 	band->reboot_pending_until = 0;
 	g_clear_error(&error);
 }
 
+/* A notification that does not parse: a log line and an event row, at most one per REJECT_LOG_US and kind
+ * (what is a literal, compared by address). */
+static void rejected_value(struct band *band, const char *what, size_t len)
+{
+	int64_t now = g_get_monotonic_time();
+	g_autofree char *detail = NULL;
+
+	if (band->rejected_what == what && now - band->rejected_at_us < REJECT_LOG_US) {
+		band->rejected_quiet++;
+		return;
+	}
+	detail = g_strdup_printf("malformed %s notification (%zu bytes) ignored%s", what, len,
+	                         band->rejected_quiet ? "; more were ignored before it" : "");
+	g_warning("band %s: %s", band->address, detail);
+	band->rejected_at_us = now;
+	band->rejected_what = what;
+	band->rejected_quiet = 0;
+	if (band->ops->event)
+		band->ops->event(band, "rejected", detail, band->user_data);
+}
+
+static void battery_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_battery b;
+
+	if (miband2_parse_battery(value, len, &b) < 0) {
+		rejected_value(band, "battery", len);
+		return;
+	}
+	band->battery = b.level;
+	band->charging = b.state == MIBAND2_BATTERY_STATE_CHARGING;
+	if (band->ops->battery)
+		band->ops->battery(band, b.level, band->charging, band->user_data);
+}
+
+static void steps_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_steps st;
+
+	if (miband2_parse_steps(value, len, &st) < 0) {
+		rejected_value(band, "steps", len);
+		return;
+	}
+	band->steps = st.steps;
+	if (band->ops->steps)
+		band->ops->steps(band, st.steps, st.has_totals ? (long)st.meters : -1,
+		                 st.has_totals ? (long)st.calories : -1, band->user_data);
+}
+
+static void event_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_device_event ev;
+
+	if (miband2_parse_device_event(value, len, &ev) < 0) {
+		rejected_value(band, "device event", len);
+		return;
+	}
+	g_message("band %s: event %s", band->address, miband2_event_name(ev.event));
+	if (band->ops->event)
+		band->ops->event(band, ev.event == MIBAND2_EVENT_BUTTON ? "button" : miband2_event_name(ev.event), NULL,
+		                 band->user_data);
+}
+
+static void heart_rate_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_heart_rate hr;
+
+	if (miband2_parse_heart_rate(value, len, &hr) < 0 || hr.bpm == 0 || hr.bpm == MIBAND2_HR_NONE) {
+		rejected_value(band, "heart rate", len);
+		return;
+	}
+	band->heart_rate = hr.bpm;
+	if (band->ops->heart_rate)
+		band->ops->heart_rate(band, hr.bpm, band->user_data);
+}
+
+static void fetch_value(struct band *band, const uint8_t *value, size_t len);
+static void activity_value(struct band *band, const uint8_t *value, size_t len);
+
 void band_value(struct band *band, const char *uuid, const uint8_t *value, size_t len)
 {
-	struct miband2_battery battery;
-	struct miband2_steps steps;
-	struct miband2_device_event event;
+	static const struct {
+		const char *uuid;
+		void (*handle)(struct band *band, const uint8_t *value, size_t len);
+	} handlers[] = {
+		{ MIBAND2_CHR_BATTERY, battery_value }, { MIBAND2_CHR_STEPS, steps_value },
+		{ MIBAND2_CHR_EVENT, event_value },     { MIBAND2_CHR_HR_MEAS, heart_rate_value },
+		{ MIBAND2_CHR_FETCH, fetch_value },     { MIBAND2_CHR_ACTIVITY, activity_value },
+	};
 
 	if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_AUTH) == 0) {
 		if (band->state == BAND_STATE_AUTHENTICATING || band->state == BAND_STATE_AWAITING_TAP)
 			auth_reply(band, value, len);
-	} else if (band->state != BAND_STATE_READY) {
-		return; /* a stale cached value from an earlier link */
-	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_BATTERY) == 0) {
-		if (miband2_parse_battery(value, len, &battery) == 0)
-			band->battery = battery.level;
-		else
-			g_warning("band %s: malformed battery value ignored", band->address);
-	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_STEPS) == 0) {
-		if (miband2_parse_steps(value, len, &steps) == 0)
-			band->steps = steps.steps;
-		else
-			g_warning("band %s: malformed steps value ignored", band->address);
-	} else if (g_ascii_strcasecmp(uuid, MIBAND2_CHR_EVENT) == 0) {
-		if (miband2_parse_device_event(value, len, &event) == 0)
-			g_message("band %s: event %s", band->address, miband2_event_name(event.event));
+		return;
 	}
+	if (band->state != BAND_STATE_READY)
+		return; /* a stale cached value from an earlier link */
+	for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++)
+		if (g_ascii_strcasecmp(uuid, handlers[i].uuid) == 0)
+			handlers[i].handle(band, value, len);
+}
+
+/* ---- history sync (§10): rounds of "from T" until the band has nothing newer ---- */
+
+static int local_tz(void)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+
+	return (int)(g_date_time_get_utc_offset(now) / (15 * 60 * G_TIME_SPAN_SECOND));
+}
+
+static gboolean on_sync_stall(gpointer user_data)
+{
+	struct band *band = user_data;
+
+	band->sync.timer = 0;
+	sync_stop(band, false, "the band stopped sending history");
+	return G_SOURCE_REMOVE;
+}
+
+static void sync_progress(struct band *band)
+{
+	g_clear_handle_id(&band->sync.timer, g_source_remove);
+	band->sync.timer = g_timeout_add(SYNC_STALL_MS, on_sync_stall, band);
+}
+
+/* Hands the round's samples so far (contiguous from its first) to the owner with the cursor after them. */
+static bool sync_store(struct band *band)
+{
+	GArray *s = band->sync.samples;
+	int64_t next;
+
+	if (!s->len)
+		return true;
+	next = band->sync.first.utc + 60 * (int64_t)s->len;
+	if (band->ops->history && !band->ops->history(band, band->sync.first.utc, band->sync.first.tz,
+	                                              (const struct miband2_sample *)(void *)s->data, s->len, next,
+	                                              band->user_data))
+		return false;
+	band->sync.from = MAX(band->sync.from, next);
+	g_array_set_size(s, 0);
+	return true;
+}
+
+static void sync_stop(struct band *band, bool ok, const char *why)
+{
+	if (!sync_store(band) && ok) {
+		ok = false;
+		why = "the history could not be stored";
+	}
+	band->sync.running = band->sync.going = false;
+	g_clear_handle_id(&band->sync.timer, g_source_remove);
+	g_clear_pointer(&band->sync.samples, g_array_unref);
+	if (!ok)
+		g_message("band %s: history sync stopped: %s", band->address, why);
+	if (band->ops->sync_done)
+		band->ops->sync_done(band, ok, why, band->user_data);
+}
+
+static void sync_round(struct band *band)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+	int len = miband2_build_fetch_start(buf, sizeof(buf), band->sync.from, local_tz());
+
+	if (len < 0 || ++band->sync.rounds > SYNC_ROUNDS_MAX) {
+		sync_stop(band, len >= 0, len < 0 ? "the start time cannot be sent to the band" : NULL);
+		return;
+	}
+	band->sync.going = false;
+	band->sync.expected = 0;
+	band->sync.counter = -1;
+	sync_progress(band);
+	send(band, MIBAND2_CHR_FETCH, buf, len, true);
+}
+
+static void sync_round_done(struct band *band)
+{
+	bool progress = band->sync.samples->len > 0;
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (!sync_store(band)) {
+		sync_stop(band, false, "the history could not be stored");
+		return;
+	}
+	/* §10.4: a round may stop short of now; go on while it brought something and the band has more. */
+	if (progress && band->sync.from < now - 60)
+		sync_round(band);
+	else
+		sync_stop(band, true, NULL);
+}
+
+static void fetch_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_fetch_reply r;
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (!band->sync.running)
+		return;
+	if (miband2_parse_fetch_reply(value, len, &r) < 0) {
+		rejected_value(band, "history control", len);
+		sync_stop(band, false, "the band's answer to the fetch was malformed (a clock-less band?)");
+		return;
+	}
+	sync_progress(band);
+	if (r.result == MIBAND2_FETCH_RESULT_STARTED && !band->sync.going) {
+		if (r.count == 0) {
+			sync_stop(band, true, NULL);
+			return;
+		}
+		band->sync.first = r.first;
+		band->sync.expected = r.count;
+		band->sync.going = true;
+		send(band, MIBAND2_CHR_FETCH, buf, miband2_build_fetch_go(buf, sizeof(buf)), true);
+	} else if (r.result == MIBAND2_FETCH_RESULT_DONE && band->sync.going) {
+		sync_round_done(band);
+	} else if (r.result != MIBAND2_FETCH_RESULT_ACKED) {
+		sync_stop(band, false, "the band refused the transfer");
+	}
+}
+
+static void activity_value(struct band *band, const uint8_t *value, size_t len)
+{
+	struct miband2_activity a;
+
+	if (!band->sync.running || !band->sync.going)
+		return;
+	if (miband2_parse_activity(value, len, &a) < 0 || a.counter != (uint8_t)(band->sync.counter + 1)) {
+		/* A lost or damaged packet: keep what came before it, and the next sync resumes right there. */
+		rejected_value(band, "history data", len);
+		sync_stop(band, false, "a history packet was lost or damaged");
+		return;
+	}
+	band->sync.counter = a.counter;
+	sync_progress(band);
+	for (unsigned i = 0; i < a.n_samples && band->sync.samples->len < band->sync.expected; i++)
+		g_array_append_val(band->sync.samples, a.samples[i]);
+}
+
+bool band_sync(struct band *band, int64_t from, GError **error)
+{
+	if (band->state != BAND_STATE_READY) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "sync: the band is %s; it syncs once it is ready",
+		            band_state_name(band->state));
+		return false;
+	}
+	if (band->sync.running)
+		return true;
+	band->sync.running = true;
+	band->sync.rounds = 0;
+	band->sync.from = from > SYNC_FROM_NEVER ? from : SYNC_FROM_NEVER;
+	band->sync.samples = g_array_new(FALSE, FALSE, sizeof(struct miband2_sample));
+	sync_round(band);
+	return true;
+}
+
+bool band_syncing(const struct band *band)
+{
+	return band->sync.running;
+}
+
+/* ---- alerts (§12): one at a time, ALERT_SPACING_MS apart, text in screens of 18 bytes ---- */
+
+static void alert_stop(struct band *band, const char *error)
+{
+	int64_t id = band->alert.id;
+
+	band->alert.id = 0;
+	g_clear_pointer(&band->alert.text, g_free);
+	if (band->ops->alert_done)
+		band->ops->alert_done(band, id, error, band->user_data);
+}
+
+static gboolean on_alert_spacing(gpointer user_data);
+
+static void alert_written(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+
+	if (error) {
+		g_autofree char *why = g_strdup_printf("the band did not take the alert: %s", error->message);
+
+		alert_stop(band, why);
+		fail_error(band, "an alert", error);
+	}
+}
+
+static void alert_write(struct band *band, const char *uuid, const uint8_t *buf, int len)
+{
+	g_assert(len > 0);
+	bluez_write(band->bz, band->address, uuid, buf, (size_t)len, true, band->attempt, alert_written, band);
+}
+
+static bool alert_shows_text(const struct band *band)
+{
+	struct miband2_version v;
+
+	return (band->alert.category == MIBAND2_ALERT_CATEGORY_SMS ||
+	        band->alert.category == MIBAND2_ALERT_CATEGORY_INCOMING_CALL) &&
+	       miband2_parse_version((const uint8_t *)band->firmware, strlen(band->firmware), &v) == 0 &&
+	       miband2_version_has_text(&v);
+}
+
+/* One screen: the next chunk of text (or none) with the header, and the vibration with the first. */
+static void alert_screen(struct band *band)
+{
+	uint8_t buf[MIBAND2_WRITE_MAX];
+	const char *text = band->alert.text ? band->alert.text : "";
+	size_t left = strlen(text) - band->alert.offset;
+	size_t n = alert_shows_text(band) && left ? (size_t)miband2_text_chunk(text + band->alert.offset, left,
+	                                                                        MIBAND2_TEXT_CHUNK) : 0;
+	int len;
+
+	if (band->alert.kind == BAND_ALERT_VIBRATE)
+		len = miband2_build_vibration(buf, sizeof(buf), 300, 600, 3);
+	else if (band->alert.kind == BAND_ALERT_FIND)
+		len = miband2_build_alert_level(buf, sizeof(buf), MIBAND2_ALERT_LEVEL_VIBRATE);
+	else
+		len = miband2_build_new_alert(buf, sizeof(buf), (enum miband2_alert_category)band->alert.category, 1,
+		                              MIBAND2_ICON_APP, text + band->alert.offset, n);
+	alert_write(band, band->alert.kind == BAND_ALERT_TEXT ? MIBAND2_CHR_NEW_ALERT : MIBAND2_CHR_ALERT_LVL, buf, len);
+	if (band->alert.kind == BAND_ALERT_TEXT && band->alert.chunks == 0)
+		alert_write(band, MIBAND2_CHR_ALERT_LVL, buf, miband2_build_alert_level(buf, sizeof(buf),
+		                                                                       MIBAND2_ALERT_LEVEL_MESSAGE));
+	band->alert.offset += n;
+	band->alert.chunks++;
+	band->alert.timer = g_timeout_add(ALERT_SPACING_MS, on_alert_spacing, band);
+}
+
+static gboolean on_alert_spacing(gpointer user_data)
+{
+	struct band *band = user_data;
+	bool more = band->alert.text && band->alert.offset < strlen(band->alert.text) &&
+	            band->alert.chunks < ALERT_TEXT_CHUNKS && alert_shows_text(band);
+
+	band->alert.timer = 0;
+	if (band->alert.id && more && band->state == BAND_STATE_READY) {
+		alert_screen(band);
+		return G_SOURCE_REMOVE;
+	}
+	if (band->alert.id)
+		alert_stop(band, NULL);
+	if (band->ops->alert_idle)
+		band->ops->alert_idle(band, band->user_data);
+	return G_SOURCE_REMOVE;
+}
+
+bool band_alert(struct band *band, int64_t id, enum band_alert_kind kind, int category, const char *text,
+                GError **error)
+{
+	if (band->state != BAND_STATE_READY) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "the band is %s; the alert waits for it",
+		            band_state_name(band->state));
+		return false;
+	}
+	if (band->alert.id || band->alert.timer) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "another alert is on the band's screen");
+		return false;
+	}
+	band->alert.id = id;
+	band->alert.kind = kind;
+	band->alert.category = category;
+	band->alert.text = g_strdup(text);
+	band->alert.offset = 0;
+	band->alert.chunks = 0;
+	alert_screen(band);
+	return true;
+}
+
+bool band_alert_idle(const struct band *band)
+{
+	return band->state == BAND_STATE_READY && !band->alert.id && !band->alert.timer;
 }
 
 /* ---- connecting ---- */
@@ -755,6 +1140,7 @@ struct band *band_new(struct bluez *bz, const char *address, const uint8_t *key,
 		memcpy(band->key, key, sizeof(band->key));
 	band->battery = -1;
 	band->steps = -1;
+	band->heart_rate = -1;
 	band->state = BAND_STATE_ABSENT;
 	band->description = g_strdup("Starting");
 	attempt(band);
@@ -769,6 +1155,10 @@ void band_free(struct band *band)
 	g_clear_object(&band->attempt);
 	clear_timer(band);
 	stop_following(band);
+	g_clear_handle_id(&band->sync.timer, g_source_remove);
+	g_clear_pointer(&band->sync.samples, g_array_unref);
+	g_clear_handle_id(&band->alert.timer, g_source_remove);
+	g_free(band->alert.text);
 	g_free(band->description);
 	g_free(band);
 }
@@ -801,6 +1191,16 @@ int band_battery(const struct band *band)
 long band_steps(const struct band *band)
 {
 	return band->steps;
+}
+
+bool band_charging(const struct band *band)
+{
+	return band->charging;
+}
+
+int band_heart_rate(const struct band *band)
+{
+	return band->heart_rate;
 }
 
 const char *band_firmware(const struct band *band)

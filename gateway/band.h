@@ -23,6 +23,13 @@ enum band_state {
 const char *band_state_name(enum band_state state);
 
 struct band;
+struct miband2_sample;
+
+enum band_alert_kind {
+	BAND_ALERT_TEXT,    /* a New Alert of a category (§12.2); text shown for SMS and incoming call only */
+	BAND_ALERT_VIBRATE, /* a custom vibration (§12.1) */
+	BAND_ALERT_FIND,    /* "find band": vibrate only */
+};
 
 /* What a band reports. Strings are valid for the call only. */
 struct band_ops {
@@ -32,6 +39,23 @@ struct band_ops {
 	/* A factory reset moved the band to a new address (already band_address()). */
 	void (*address_changed)(struct band *band, const char *old_address, void *user_data);
 	void (*firmware)(struct band *band, const char *version, void *user_data);
+	/* Live values as the band reports them (checked): meters/calories -1 on 5-byte firmware. */
+	void (*steps)(struct band *band, long steps, long meters, long calories, void *user_data);
+	void (*battery)(struct band *band, int level, bool charging, void *user_data);
+	void (*heart_rate)(struct band *band, int bpm, void *user_data);
+	/* Something for the events table: "button" and the band's other events, "rejected" (a malformed
+	 * notification, rate-limited). detail may be NULL. */
+	void (*event)(struct band *band, const char *type, const char *detail, void *user_data);
+	/* History: n contiguous minutes from first (UTC), in zone tz (quarter hours); store them and the cursor
+	 * next together, or return false (the sync stops, and resumes from the old cursor next time). */
+	bool (*history)(struct band *band, int64_t first, int tz, const struct miband2_sample *samples, size_t n,
+	                int64_t next, void *user_data);
+	/* A sync ended: ok, or why not. */
+	void (*sync_done)(struct band *band, bool ok, const char *why, void *user_data);
+	/* An alert was played (error NULL) or could not be (error says why; the link may have ended). */
+	void (*alert_done)(struct band *band, int64_t id, const char *error, void *user_data);
+	/* The screen is free for the next alert (the spacing after the last one has passed). */
+	void (*alert_idle)(struct band *band, void *user_data);
 	/* The adapter should be power-cycled: the ladder suspects it, or an operator's reset asks for it. The
 	 * owner decides (it knows whether another band is healthy on it). */
 	void (*adapter_trouble)(struct band *band, const char *why, void *user_data);
@@ -51,6 +75,8 @@ bool band_wants_discovery(const struct band *band);
 /* Live values, -1 while unknown. */
 int band_battery(const struct band *band);
 long band_steps(const struct band *band);
+bool band_charging(const struct band *band);
+int band_heart_rate(const struct band *band);
 const char *band_firmware(const struct band *band);
 
 /* Events from the BlueZ view, routed by address. */
@@ -70,5 +96,14 @@ bool band_repair(struct band *band, GError **error);
 bool band_reboot(struct band *band, GError **error);
 /* Factory reset: only on a ready band (never queued); followed to the new address for 5 min. */
 bool band_factory_reset(struct band *band, GError **error);
+/* Fetch the activity history from the minute from (UTC; 0: everything the band has) up to now, in rounds.
+ * Only on a ready band (else G_IO_ERROR_PENDING); a sync under way absorbs the request. */
+bool band_sync(struct band *band, int64_t from, GError **error);
+bool band_syncing(const struct band *band);
+/* Play an alert; id comes back in alert_done. G_IO_ERROR_PENDING when not ready, G_IO_ERROR_BUSY while
+ * another alert plays or its spacing runs. text: valid UTF-8 or NULL. */
+bool band_alert(struct band *band, int64_t id, enum band_alert_kind kind, int category, const char *text,
+                GError **error);
+bool band_alert_idle(const struct band *band);
 /* Before forgetting: disconnect and let bluetoothd forget the device too. */
 void band_forget(struct band *band);

@@ -7,6 +7,10 @@
 #include "manager.h"
 #include "miband2.h"
 
+#define LIVE_STORE_US (60 * G_USEC_PER_SEC) /* live totals are written at most this often (and on leaving) */
+#define ALERT_ATTEMPTS 5                       /* an alert that failed this often is given up as failed */
+#define ALERT_TEXT_MAX 1024                     /* bytes; what the band shows is far less (§12.2) */
+#define PRUNE_PERIOD_S (6 * 3600)
 #define POWER_CYCLE_SPACING_US (60 * G_USEC_PER_SEC)
 #define SILENCE_LIMIT_MAX_US (INT64_C(3600) * G_USEC_PER_SEC)
 
@@ -20,7 +24,23 @@ struct manager {
 	int64_t silence_base_us;
 	guint watchdog;
 	guint scan_timer;           /* an operator's scan window */
+	guint sync_timer, prune_timer;
+	unsigned retention_days;
+	GHashTable *live;           /* address -> struct live: what was last stored of the live values */
 };
+
+struct live {
+	struct db_totals totals;    /* today's, as last seen */
+	int64_t stored_us;          /* monotonic, 0: not stored since it changed */
+	bool dirty;
+	int battery;
+	bool charging;
+};
+
+static int64_t now_s(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC;
+}
 
 static bool valid_address(const char *address)
 {
@@ -48,6 +68,10 @@ static void power_cycle(struct manager *mgr, const char *why, bool spaced)
 	bluez_adapter_power_cycle(mgr->bz);
 }
 
+static void sync_band(struct manager *mgr, struct band *band);
+static void pump_alerts(struct manager *mgr, struct band *band);
+static void live_flush(struct manager *mgr, struct band *band);
+
 static void update_discovery(struct manager *mgr)
 {
 	GHashTableIter it;
@@ -61,6 +85,211 @@ static void update_discovery(struct manager *mgr)
 	if (wanted && !bluez_discovering(mgr->bz))
 		mgr->last_advert_us = g_get_monotonic_time(); /* the silence is counted from the start of looking */
 	bluez_set_discovery(mgr->bz, wanted);
+}
+
+/* ---- what the bands measure ---- */
+
+static struct live *live_of(struct manager *mgr, struct band *band)
+{
+	struct live *l = g_hash_table_lookup(mgr->live, band_address(band));
+
+	if (!l) {
+		l = g_new0(struct live, 1);
+		l->battery = -1;
+		g_hash_table_insert(mgr->live, g_strdup(band_address(band)), l);
+	}
+	return l;
+}
+
+static void today(char ret[11])
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_local(); /* the band's clock is set to this zone */
+	g_autofree char *day = g_date_time_format(now, "%Y-%m-%d");
+
+	g_strlcpy(ret, day, 11);
+}
+
+static void live_flush(struct manager *mgr, struct band *band)
+{
+	struct live *l = live_of(mgr, band);
+	g_autoptr(GError) error = NULL;
+
+	if (!l->dirty)
+		return;
+	if (!db_totals_store(mgr->db, band_address(band), &l->totals, &error))
+		g_warning("band %s: today's totals not stored: %s", band_address(band), error->message);
+	l->dirty = false;
+	l->stored_us = g_get_monotonic_time();
+}
+
+static void on_steps(struct band *band, long steps, long meters, long calories, void *user_data)
+{
+	struct manager *mgr = user_data;
+	struct live *l = live_of(mgr, band);
+	char day[11];
+
+	today(day);
+	if (strcmp(day, l->totals.day) != 0) {
+		live_flush(mgr, band); /* yesterday's last word */
+		memset(&l->totals, 0, sizeof(l->totals));
+		g_strlcpy(l->totals.day, day, sizeof(l->totals.day));
+		l->stored_us = 0;
+	}
+	l->totals.steps = MAX(l->totals.steps, steps);
+	l->totals.meters = MAX(l->totals.meters, meters);
+	l->totals.calories = MAX(l->totals.calories, calories);
+	l->totals.updated = now_s();
+	l->dirty = true;
+	if (!l->stored_us || g_get_monotonic_time() - l->stored_us >= LIVE_STORE_US)
+		live_flush(mgr, band);
+}
+
+static void on_battery(struct band *band, int level, bool charging, void *user_data)
+{
+	struct manager *mgr = user_data;
+	struct live *l = live_of(mgr, band);
+	g_autoptr(GError) error = NULL;
+
+	if (level == l->battery && charging == l->charging)
+		return;
+	l->battery = level;
+	l->charging = charging;
+	if (!db_battery_add(mgr->db, band_address(band), now_s(), level, charging, &error))
+		g_warning("band %s: battery not stored: %s", band_address(band), error->message);
+}
+
+static void on_heart_rate(struct band *band, int bpm, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!db_heart_rate_add(mgr->db, band_address(band), now_s(), bpm, &error))
+		g_warning("band %s: heart rate not stored: %s", band_address(band), error->message);
+}
+
+static void on_event(struct band *band, const char *type, const char *detail, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!db_event_add(mgr->db, band_address(band), now_s(), type, detail, &error))
+		g_warning("band %s: event not stored: %s", band_address(band), error->message);
+}
+
+/* ---- history ---- */
+
+static bool on_history(struct band *band, int64_t first, int tz, const struct miband2_sample *samples, size_t n,
+                       int64_t next, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autofree struct db_sample *rows = g_new(struct db_sample, n);
+	g_autoptr(GError) error = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		rows[i] = (struct db_sample){ .minute = first - first % 60 + 60 * (int64_t)i, .tz = (int8_t)tz,
+		                              .kind = samples[i].kind, .intensity = samples[i].intensity,
+		                              .steps = samples[i].steps, .heart_rate = samples[i].heart_rate };
+	if (!db_activity_store(mgr->db, band_address(band), rows, n, next - next % 60, &error)) {
+		g_warning("band %s: %zu minutes of history not stored: %s", band_address(band), n, error->message);
+		return false;
+	}
+	g_debug("band %s: stored %zu minutes of history", band_address(band), n);
+	return true;
+}
+
+static void on_sync_done(struct band *band, bool ok, const char *why, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (ok && !db_sync_done(mgr->db, band_address(band), now_s(), &error))
+		g_warning("band %s: %s", band_address(band), error->message);
+	if (!ok)
+		on_event(band, "sync-failed", why, mgr);
+}
+
+static void sync_band(struct manager *mgr, struct band *band)
+{
+	g_autoptr(GError) error = NULL;
+	int64_t cursor = 0, last = 0;
+
+	if (!db_sync_get(mgr->db, band_address(band), &cursor, &last, &error) || !band_sync(band, cursor, &error))
+		g_message("band %s: no sync now: %s", band_address(band), error->message);
+}
+
+static gboolean on_sync_timer(gpointer user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GPtrArray) bands = manager_bands(mgr);
+
+	for (guint i = 0; i < bands->len; i++)
+		if (band_state(bands->pdata[i]) == BAND_STATE_READY)
+			sync_band(mgr, bands->pdata[i]);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_prune_timer(gpointer user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+	int64_t deleted = 0;
+
+	if (!db_prune(mgr->db, now_s() - (int64_t)mgr->retention_days * 86400, &deleted, &error))
+		g_warning("pruning old data failed: %s", error->message);
+	else if (deleted)
+		g_message("pruned %" G_GINT64_FORMAT " rows older than %u days", deleted, mgr->retention_days);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- alerts: the queue is the notifications table; one plays at a time per band ---- */
+
+static enum band_alert_kind alert_kind(const char *kind)
+{
+	return strcmp(kind, "vibrate") == 0 ? BAND_ALERT_VIBRATE :
+	       strcmp(kind, "find") == 0    ? BAND_ALERT_FIND :
+	                                      BAND_ALERT_TEXT;
+}
+
+static void pump_alerts(struct manager *mgr, struct band *band)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) queued = NULL;
+	struct db_notification *n;
+
+	if (!band_alert_idle(band))
+		return;
+	queued = db_notify_queued(mgr->db, band_address(band), &error);
+	if (!queued) {
+		g_warning("band %s: the alert queue cannot be read: %s", band_address(band), error->message);
+		return;
+	}
+	if (!queued->len)
+		return;
+	n = queued->pdata[0];
+	if (!band_alert(band, n->id, alert_kind(n->kind), n->category, n->text, &error))
+		g_debug("band %s: alert %" G_GINT64_FORMAT " waits: %s", band_address(band), n->id, error->message);
+}
+
+static void on_alert_done(struct band *band, int64_t id, const char *why, void *user_data)
+{
+	struct manager *mgr = user_data;
+	g_autoptr(GError) error = NULL;
+	struct db_notification n = { 0 };
+	enum db_notify_status status = DB_NOTIFY_SENT;
+
+	if (why && db_notify_get(mgr->db, id, &n, NULL))
+		status = n.attempts + 1 >= ALERT_ATTEMPTS ? DB_NOTIFY_FAILED : DB_NOTIFY_QUEUED;
+	db_notification_clear(&n);
+	if (!db_notify_attempt(mgr->db, id, status, now_s(), why, &error))
+		g_warning("band %s: alert %" G_GINT64_FORMAT ": %s", band_address(band), id, error->message);
+	else if (why)
+		g_message("band %s: alert %" G_GINT64_FORMAT " not delivered (%s)%s", band_address(band), id, why,
+		          status == DB_NOTIFY_FAILED ? "; given up" : "; it stays queued");
+}
+
+static void on_alert_idle(struct band *band, void *user_data)
+{
+	pump_alerts(user_data, band);
 }
 
 /* ---- from the bands ---- */
@@ -95,6 +324,13 @@ static void on_state_changed(struct band *band, void *user_data)
 	g_clear_error(&error);
 	if (band_state(band) == BAND_STATE_READY && !db_band_set_connected(mgr->db, band_address(band), now, &error))
 		g_warning("band %s: %s", band_address(band), error->message);
+	if (band_state(band) == BAND_STATE_READY && band_previous_state(band) != BAND_STATE_READY) {
+		sync_band(mgr, band);
+		if (*band_firmware(band)) /* else once it is read: whether text shows depends on it (§12.2) */
+			pump_alerts(mgr, band);
+	} else if (band_previous_state(band) == BAND_STATE_READY) {
+		live_flush(mgr, band);
+	}
 	update_discovery(mgr);
 }
 
@@ -129,6 +365,7 @@ static void on_firmware(struct band *band, const char *version, void *user_data)
 
 	if (!db_band_set_firmware(mgr->db, band_address(band), version, &error))
 		g_warning("band %s: %s", band_address(band), error->message);
+	pump_alerts(mgr, band);
 }
 
 /* A ready band, other than except: then the adapter evidently works, and a power-cycle would only drop it. */
@@ -162,6 +399,14 @@ static const struct band_ops band_ops = {
 	.address_changed = on_address_changed,
 	.firmware = on_firmware,
 	.adapter_trouble = on_adapter_trouble,
+	.steps = on_steps,
+	.battery = on_battery,
+	.heart_rate = on_heart_rate,
+	.event = on_event,
+	.history = on_history,
+	.sync_done = on_sync_done,
+	.alert_done = on_alert_done,
+	.alert_idle = on_alert_idle,
 };
 
 /* ---- from BlueZ ---- */
@@ -326,6 +571,12 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		return band_repair(band, error);
 	if (strcmp(verb, "reboot") == 0)
 		return band_reboot(band, error);
+	if (strcmp(verb, "sync") == 0) {
+		int64_t cursor = 0, last = 0;
+
+		return db_sync_get(mgr->db, band_address(band), &cursor, &last, error) &&
+		       band_sync(band, cursor, error);
+	}
 	if (strcmp(verb, "factory-reset") == 0) {
 		if (!confirm) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -345,6 +596,85 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown action '%s'", verb);
 	return false;
+}
+
+/* The alert categories by name (§12.2). */
+static const struct {
+	const char *name;
+	int category;
+} categories[] = {
+	{ "simple", MIBAND2_ALERT_CATEGORY_SIMPLE },         { "email", MIBAND2_ALERT_CATEGORY_EMAIL },
+	{ "news", MIBAND2_ALERT_CATEGORY_NEWS },             { "call", MIBAND2_ALERT_CATEGORY_INCOMING_CALL },
+	{ "missed-call", MIBAND2_ALERT_CATEGORY_MISSED_CALL }, { "sms", MIBAND2_ALERT_CATEGORY_SMS },
+	{ "voicemail", MIBAND2_ALERT_CATEGORY_VOICE_MAIL },  { "schedule", MIBAND2_ALERT_CATEGORY_SCHEDULE },
+	{ "high-priority", MIBAND2_ALERT_CATEGORY_HIGH_PRIORITY }, { "im", MIBAND2_ALERT_CATEGORY_INSTANT_MESSAGE },
+	{ "app", MIBAND2_ALERT_CATEGORY_CUSTOM },
+};
+
+int manager_alert_category(const char *name)
+{
+	for (size_t i = 0; name && i < G_N_ELEMENTS(categories); i++)
+		if (strcmp(categories[i].name, name) == 0)
+			return categories[i].category;
+	return -1;
+}
+
+static bool alert_valid(const char *kind, const char *text, GError **error)
+{
+	if (!kind || (strcmp(kind, "text") != 0 && strcmp(kind, "vibrate") != 0 && strcmp(kind, "find") != 0)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "an alert is text, vibrate or find");
+		return false;
+	}
+	if (strcmp(kind, "text") == 0 && (!text || !*text)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a text alert needs a text");
+		return false;
+	}
+	if (text && (strlen(text) > ALERT_TEXT_MAX || miband2_utf8_check(text, strlen(text)) < 0)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "the text must be valid UTF-8 of at most %d bytes", ALERT_TEXT_MAX);
+		return false;
+	}
+	return true;
+}
+
+bool manager_notify(struct manager *mgr, const char *address, const char *source, const char *kind,
+                    const char *category, const char *text, int64_t *ret_id, GError **error)
+{
+	struct band *band = manager_band(mgr, address);
+	int cat = category ? manager_alert_category(category) : MIBAND2_ALERT_CATEGORY_SMS;
+
+	if (!band) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no managed band has the address '%s'",
+		            address ? address : "");
+		return false;
+	}
+	if (cat < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "unknown category '%s' (sms, call, email, im, app, news, simple, ...)", category);
+		return false;
+	}
+	if (!alert_valid(kind, text, error) ||
+	    !db_notify_add(mgr->db, band_address(band), source, kind, cat, NULL, strcmp(kind, "text") == 0 ? text : NULL,
+	                   now_s(), ret_id, error))
+		return false;
+	pump_alerts(mgr, band);
+	return true;
+}
+
+long manager_steps_today(struct manager *mgr, struct band *band)
+{
+	struct live *l = live_of(mgr, band);
+	struct db_totals t;
+	char day[11];
+
+	today(day);
+	if (strcmp(day, l->totals.day) == 0)
+		return (long)l->totals.steps;
+	if (db_totals_get(mgr->db, band_address(band), day, &t, NULL)) {
+		l->totals = t; /* after a restart: the stored value, never 0 */
+		return (long)t.steps;
+	}
+	return band_steps(band);
 }
 
 static gboolean scan_over(gpointer user_data)
@@ -408,10 +738,17 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 
 	mgr->db = db;
 	mgr->bands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)band_free);
+	mgr->live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	mgr->bz = bluez_new(cfg->adapter, &bluez_ops, mgr);
 	if (!load_bands(mgr, cfg, error)) {
 		manager_free(mgr);
 		return NULL;
+	}
+	mgr->sync_timer = g_timeout_add_seconds(cfg->sync_interval, on_sync_timer, mgr);
+	mgr->retention_days = cfg->retention_days;
+	if (cfg->retention_days) {
+		on_prune_timer(mgr);
+		mgr->prune_timer = g_timeout_add_seconds(PRUNE_PERIOD_S, on_prune_timer, mgr);
 	}
 	if (cfg->adapter_watchdog) {
 		mgr->silence_base_us = mgr->silence_limit_us = (int64_t)cfg->adapter_watchdog * G_USEC_PER_SEC;
@@ -421,13 +758,26 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 	return mgr;
 }
 
+/* Today's totals as they stand: what a restart must find. */
+static void flush_all(struct manager *mgr)
+{
+	g_autoptr(GPtrArray) bands = manager_bands(mgr);
+
+	for (guint i = 0; i < bands->len; i++)
+		live_flush(mgr, bands->pdata[i]);
+}
+
 void manager_free(struct manager *mgr)
 {
 	if (!mgr)
 		return;
 	g_clear_handle_id(&mgr->watchdog, g_source_remove);
 	g_clear_handle_id(&mgr->scan_timer, g_source_remove);
+	g_clear_handle_id(&mgr->sync_timer, g_source_remove);
+	g_clear_handle_id(&mgr->prune_timer, g_source_remove);
+	flush_all(mgr);
 	g_hash_table_unref(mgr->bands);
+	g_hash_table_unref(mgr->live);
 	bluez_free(mgr->bz);
 	g_free(mgr);
 }

@@ -21,9 +21,19 @@ struct band *manager_band(struct manager *mgr, const char *address);
 
 /* Start managing a band (pairing it on first connection). Idempotent. */
 bool manager_add(struct manager *mgr, const char *address, GError **error);
-/* verb: reconnect, reset, repair, reboot, factory-reset (confirm must be true), forget. The result shows as
+/* verb: reconnect, reset, repair, reboot, sync, factory-reset (confirm must be true), forget. The result shows as
  * state changes; an error says why the action could not start. */
 bool manager_command(struct manager *mgr, const char *verb, const char *address, bool confirm, GError **error);
+
+/* Queue an alert for a band (kind "text", "vibrate" or "find"; category by name, NULL: "sms"; text for "text":
+ * valid UTF-8, at most 1024 bytes). It is stored first, then played when the band is ready and its screen free,
+ * in order; *ret_id is its row. source says who asked ("cli", "web", "mqtt"). */
+bool manager_notify(struct manager *mgr, const char *address, const char *source, const char *kind,
+                    const char *category, const char *text, int64_t *ret_id, GError **error);
+/* The category byte of a name ("sms", "call", "email", "im", "app", ...), -1 if unknown. */
+int manager_alert_category(const char *name);
+/* Steps today, never less than what was stored today (after a restart, before the band reports). */
+long manager_steps_today(struct manager *mgr, struct band *band);
 
 /* Look for bands for this long (discovery runs meanwhile), and what has been seen: "MI Band 2" devices. */
 void manager_scan(struct manager *mgr, unsigned seconds);
