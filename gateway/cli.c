@@ -10,6 +10,9 @@
 #include "cli.h"
 
 #define PAIR_TIMEOUT_S 180
+/* Each request, from connect to the last byte of the answer: the daemon answers from memory in microseconds. */
+#define REQUEST_TIMEOUT_S 10
+#define RESPONSE_MAX (1 << 20)
 #define POLL_MS 500
 #define SCAN_WAIT_MS 6000
 
@@ -36,6 +39,30 @@ static bool parse_response(const char *text, size_t len, struct response *ret)
 	return true;
 }
 
+/* Reads the answer to its end (the request says "Connection: close") before the deadline, also from a daemon
+ * that accepts and never answers, or trickles its answer. */
+static bool read_all(GSocket *socket, GByteArray *ret, int64_t deadline, GError **error)
+{
+	uint8_t buf[4096];
+	gssize n;
+	int64_t left;
+
+	while ((left = deadline - g_get_monotonic_time()) > 0) {
+		if (!g_socket_condition_timed_wait(socket, G_IO_IN, left, NULL, error))
+			return false;
+		n = g_socket_receive(socket, (char *)buf, sizeof(buf), NULL, error);
+		if (n <= 0)
+			return n == 0;
+		if (ret->len + (size_t)n > RESPONSE_MAX) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "the daemon's answer is too large");
+			return false;
+		}
+		g_byte_array_append(ret, buf, (guint)n);
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out");
+	return false;
+}
+
 static bool request(const char *socket_path, const char *method, const char *path, const char *body,
                     struct response *ret, GError **error)
 {
@@ -44,9 +71,10 @@ static bool request(const char *socket_path, const char *method, const char *pat
 	g_autoptr(GSocketConnection) c = NULL;
 	g_autofree char *req = NULL;
 	g_autoptr(GByteArray) in = g_byte_array_new();
-	uint8_t buf[4096];
-	gssize n;
+	int64_t deadline = g_get_monotonic_time() + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
 
+	/* Connecting and writing give up after this (a daemon stuck with a full backlog); reading, at the deadline. */
+	g_socket_client_set_timeout(client, REQUEST_TIMEOUT_S);
 	c = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(address), NULL, error);
 	if (!c)
 		return false;
@@ -54,15 +82,8 @@ static bool request(const char *socket_path, const char *method, const char *pat
 	                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 	                      method, path, body ? strlen(body) : 0, body ? body : "");
 	if (!g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c)), req, strlen(req), NULL, NULL,
-	                               error))
-		return false;
-	while ((n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(c)), buf, sizeof(buf), NULL,
-	                                error)) > 0) {
-		g_byte_array_append(in, buf, (guint)n);
-		if (in->len > 1 << 20)
-			break;
-	}
-	if (n < 0)
+	                               error) ||
+	    !read_all(g_socket_connection_get_socket(c), in, deadline, error))
 		return false;
 	g_byte_array_append(in, (const uint8_t *)"", 1);
 	if (!parse_response((const char *)in->data, in->len - 1, ret)) {
@@ -84,6 +105,9 @@ static bool call(const char *socket_path, const char *method, const char *path, 
 		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
 		    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
 			fprintf(stderr, "bandgate: the daemon is not running (no API socket at %s)\n", socket_path);
+		else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+			fprintf(stderr, "bandgate: the daemon did not answer within %d s (API socket %s)\n",
+			        REQUEST_TIMEOUT_S, socket_path);
 		else
 			fprintf(stderr, "bandgate: %s: %s\n", socket_path, error->message);
 		return false;
@@ -92,6 +116,10 @@ static bool call(const char *socket_path, const char *method, const char *path, 
 		message = cJSON_GetObjectItemCaseSensitive(ret->json, "error");
 		fprintf(stderr, "bandgate: %s\n", cJSON_IsString(message) ? message->valuestring : "request failed");
 		response_clear(ret);
+		return false;
+	}
+	if (!ret->json) {
+		fprintf(stderr, "bandgate: %s: the daemon's answer was not JSON\n", socket_path);
 		return false;
 	}
 	return true;
@@ -227,6 +255,19 @@ static int action(const char *socket_path, const char *verb, const char *address
 	return 0;
 }
 
+/* "C8:0F:10:11:22:33" or "c80f10112233": anything else would reach the request line or the JSON unescaped. */
+static bool valid_address(const char *a)
+{
+	size_t len = strlen(a);
+
+	if (len != 17 && len != 12)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((len == 17 && i % 3 == 2) ? a[i] != ':' : !g_ascii_isxdigit(a[i]))
+			return false;
+	return true;
+}
+
 bool cli_is_command(const char *word)
 {
 	static const char *const words[] = { "status", "scan", "pair", "reconnect", "reset", "repair", "reboot",
@@ -246,6 +287,10 @@ int cli_run(const char *socket_path, const char *command, const char *arg, bool 
 		return scan(socket_path);
 	if (!arg) {
 		fprintf(stderr, "bandgate %s: which band? Give its address, e.g. C8:0F:10:11:22:33\n", command);
+		return CLI_EXIT_USAGE;
+	}
+	if (!valid_address(arg)) {
+		fprintf(stderr, "bandgate %s: '%s' is not a band address, e.g. C8:0F:10:11:22:33\n", command, arg);
 		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(command, "pair") == 0)

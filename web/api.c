@@ -1,5 +1,16 @@
 /* The JSON API (api.h) on libwebsockets, a guest of the GLib main loop (LWS_SERVER_OPTION_GLIB). Requests are
- * small: a body over BODY_MAX is refused before it is read. Every answer is built whole, then written once. */
+ * small: a body over BODY_MAX is refused before it is read. Every answer is built whole, then written once.
+ *
+ * Every request gets an HTTP answer with a JSON body, also one refused before its body is read: a body that
+ * lws will deliver anyway (Content-Length up to BODY_MAX) is read and dropped, and the answer goes out at
+ * LWS_CALLBACK_HTTP_BODY_COMPLETION; for a body we will not read (too large, an unreadable length) the answer
+ * goes out at once. Only what lws refuses itself (an unknown method, headers over its limit) is a bare close.
+ *
+ * One request per connection: every answer says "Connection: close" and the connection closes after it. lws
+ * 4.1.6 spins forever in lws_http_action() on a request with a body that it parses from pipelined data (its
+ * buflist loop re-reads the segment that still holds the headers and never consumes it), and nothing in its
+ * API tells a pipelined request from a fresh one. Closing also settles a POST without Content-Length, for which
+ * lws would wait for 100 MB of body. The CLI makes one request per connection anyway. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <libwebsockets.h>
@@ -14,6 +25,8 @@
 #define BODY_MAX 4096
 #define PATH_MAX_LEN 160
 #define SCAN_SECONDS 10
+/* lws drops a body that pauses for 5 s, but not one that trickles: this bounds the whole body. */
+#define BODY_SECONDS 10
 
 struct web {
 	struct lws_context *context;
@@ -24,6 +37,7 @@ struct web {
 /* Per HTTP transaction. */
 struct pss {
 	bool post;
+	int64_t started; /* monotonic, when the headers were complete */
 	char path[PATH_MAX_LEN];
 	GString *body;
 	char *response;
@@ -42,12 +56,24 @@ static char *error_json(const char *message)
 	return text;
 }
 
+/* "C8:0F:10:11:22:33" to the id of URLs and topics, "c80f10112233". */
+static void band_id(const char *address, char ret[13])
+{
+	size_t j = 0;
+
+	for (const char *p = address; *p && j < 12; p++)
+		if (*p != ':')
+			ret[j++] = g_ascii_tolower(*p);
+	ret[j] = '\0';
+}
+
 static cJSON *band_json(struct band *band)
 {
 	cJSON *o = cJSON_CreateObject();
-	g_autofree char *id = g_ascii_strdown(band_address(band), -1);
+	char id[13];
 
-	g_strdelimit(id, ":", '\0');
+	band_id(band_address(band), id);
+	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "address", band_address(band));
 	cJSON_AddStringToObject(o, "state", band_state_name(band_state(band)));
 	cJSON_AddStringToObject(o, "description", band_state_description(band));
@@ -60,17 +86,18 @@ static cJSON *band_json(struct band *band)
 	return o;
 }
 
-/* "c80f10112233" or "C8:0F:10:11:22:33" to the colon form; false for anything else. */
+/* "c80f10112233" or "C8:0F:10:11:22:33" (either case) to the upper-case colon form; false for anything else. */
 static bool parse_id(const char *id, size_t len, char ret[18])
 {
 	size_t j = 0;
 
 	if (len == 17) {
-		memcpy(ret, id, 17);
-		ret[17] = '\0';
-		for (size_t i = 0; i < 17; i++)
-			if (i % 3 == 2 ? ret[i] != ':' : !g_ascii_isxdigit(ret[i]))
+		for (size_t i = 0; i < 17; i++) {
+			if (i % 3 == 2 ? id[i] != ':' : !g_ascii_isxdigit(id[i]))
 				return false;
+			ret[i] = g_ascii_toupper(id[i]);
+		}
+		ret[17] = '\0';
 		return true;
 	}
 	if (len != 12)
@@ -142,22 +169,25 @@ static void get_scan(struct web *web, struct pss *pss)
 	reply(pss, 200, list);
 }
 
-/* The body of a POST: a JSON object, or nothing at all. */
+/* The body of a POST: a JSON object, or nothing at all. NUL bytes, invalid UTF-8 and text after the object are
+ * refused: its strings end up in logs, the database and other answers. cJSON stops at 1000 levels of nesting. */
 static cJSON *body_object(struct pss *pss, bool *ret_ok)
 {
-	cJSON *o;
+	const GString *b = pss->body;
+	cJSON *o = NULL;
 
 	*ret_ok = true;
-	if (!pss->body || pss->body->len == 0)
+	if (!b || b->len == 0)
 		return NULL;
-	o = cJSON_ParseWithLength(pss->body->str, pss->body->len);
-	if (!cJSON_IsObject(o)) {
-		cJSON_Delete(o);
-		*ret_ok = false;
+	if (strlen(b->str) != b->len || !g_utf8_validate(b->str, (gssize)b->len, NULL))
+		reply_error(pss, 400, "the body is not UTF-8 text");
+	else if (!cJSON_IsObject(o = cJSON_ParseWithOpts(b->str, NULL, true)))
 		reply_error(pss, 400, "the body is not a JSON object");
-		return NULL;
-	}
-	return o;
+	else
+		return o;
+	cJSON_Delete(o);
+	*ret_ok = false;
+	return NULL;
 }
 
 static void post_band(struct web *web, struct pss *pss)
@@ -165,16 +195,20 @@ static void post_band(struct web *web, struct pss *pss)
 	bool ok;
 	cJSON *o = body_object(pss, &ok);
 	const cJSON *address = cJSON_GetObjectItemCaseSensitive(o, "address");
+	const char *a = cJSON_IsString(address) ? address->valuestring : NULL;
 	g_autoptr(GError) error = NULL;
+	char parsed[18];
 
 	if (!ok)
 		return;
-	if (!cJSON_IsString(address))
+	if (a && parse_id(a, strlen(a), parsed))
+		a = parsed; /* the id form too, as in URLs */
+	if (!a)
 		reply_error(pss, 400, "give the band as {\"address\": \"C8:0F:10:11:22:33\"}");
-	else if (!manager_add(web->mgr, address->valuestring, &error))
+	else if (!manager_add(web->mgr, a, &error))
 		reply_gerror(pss, error);
 	else
-		reply(pss, 201, band_json(manager_band(web->mgr, address->valuestring)));
+		reply(pss, 201, band_json(manager_band(web->mgr, a)));
 	cJSON_Delete(o);
 }
 
@@ -214,8 +248,12 @@ static void band_route(struct web *web, struct pss *pss, const char *rest)
 		return;
 	}
 	band = manager_band(web->mgr, address);
-	if (slash || pss->post)
-		reply_error(pss, slash ? 404 : 405, slash ? "no such resource" : "method not allowed");
+	if (slash && g_str_has_prefix(slash, "/actions/"))
+		reply_error(pss, 405, "an action is a POST");
+	else if (slash)
+		reply_error(pss, 404, "no such resource");
+	else if (pss->post)
+		reply_error(pss, 405, "a band is read with GET; a new one is managed with POST /api/v1/bands");
 	else if (!band)
 		reply_error(pss, 404, "no managed band has that address");
 	else
@@ -226,7 +264,9 @@ static void route(struct web *web, struct pss *pss)
 {
 	const char *p = pss->path;
 
-	if (strcmp(p, "/healthz") == 0)
+	if (strcmp(p, "/healthz") == 0 && pss->post)
+		reply_error(pss, 405, "health is read with GET");
+	else if (strcmp(p, "/healthz") == 0)
 		reply(pss, 200, cJSON_CreateObject());
 	else if (strcmp(p, "/api/v1/bands") == 0)
 		pss->post ? post_band(web, pss) : get_bands(web, pss);
@@ -252,9 +292,8 @@ static void pss_clear(struct pss *pss)
 }
 
 /* The answer goes out when the socket can take it: headers and body in the same writeable callback. */
-static int send_headers(struct lws *wsi, struct pss *pss)
+static int send_answer(struct lws *wsi)
 {
-	(void)pss;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -266,43 +305,96 @@ static int send_body(struct lws *wsi, struct pss *pss)
 	uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + 512 - 1;
 
 	if (lws_add_http_common_headers(wsi, pss->status, "application/json", len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p, end) ||
 	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
 	memcpy(p, pss->response, len);
 	p += len;
-	pss_clear(pss); /* the transaction is over whatever happens next; lws may reuse or drop the pss */
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	pss_clear(pss);
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+	return -1; /* lws sends what the socket has not taken yet, then closes */
 }
 
-static int on_http(struct lws *wsi, struct pss *pss, const char *uri)
+/* lws reads the body Content-Length says (as atoll reads it), and for a POST without one up to 100 MB (we take
+ * that as no body: the answer goes out at once, and the close ends the rest). A body we will not read gets its
+ * answer at once; false then. *ret_body: whether LWS_CALLBACK_HTTP_BODY_COMPLETION is coming (lws sends it for a
+ * POST with "Content-Length: 0" too). */
+static bool check_length(struct lws *wsi, struct pss *pss, bool *ret_body)
+{
+	char value[24];
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	guint64 length = 0;
+
+	*ret_body = false;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		reply_error(pss, 411, "send the body with a Content-Length");
+	} else if (n <= 0) {
+		return true;
+	} else if (n >= (int)sizeof(value) ||
+	           lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+	           !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, &length, NULL)) {
+		reply_error(pss, 400, "Content-Length is not a number");
+	} else if (length > BODY_MAX) {
+		reply_error(pss, 413, "the body is too large");
+	} else {
+		*ret_body = length > 0 || pss->post;
+		return true;
+	}
+	return false;
+}
+
+/* The method and the path, before routing. lws has decoded %XX escapes in the path. */
+static void check_request(struct lws *wsi, struct pss *pss, const char *uri, size_t uri_len)
+{
+	if (!pss->post && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+		reply_error(pss, 405, "only GET and POST");
+	} else if (uri_len >= sizeof(pss->path) || strlen(uri) != uri_len) {
+		reply_error(pss, 404, "no such resource");
+	} else if (!g_utf8_validate(uri, (gssize)uri_len, NULL)) {
+		reply_error(pss, 400, "the path is not UTF-8");
+	} else {
+		g_strlcpy(pss->path, uri, sizeof(pss->path));
+	}
+}
+
+static int on_http(struct lws *wsi, struct pss *pss, const char *uri, size_t uri_len)
 {
 	struct web *web = lws_context_user(lws_get_context(wsi));
-	char length[16] = "";
+	bool has_body;
 
 	pss_clear(pss);
 	pss->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-	if (!pss->post && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-		reply_error(pss, 405, "only GET and POST");
-		return send_headers(wsi, pss);
+	pss->started = g_get_monotonic_time();
+	pss->path[0] = '\0';
+	if (!check_length(wsi, pss, &has_body))
+		return send_answer(wsi);
+	check_request(wsi, pss, uri, uri_len);
+	if (has_body) {
+		if (!pss->response)
+			pss->body = g_string_new(NULL);
+		return 0; /* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION; an unwanted body is read and dropped */
 	}
-	if (strlen(uri) >= sizeof(pss->path)) {
-		reply_error(pss, 404, "no such resource");
-		return send_headers(wsi, pss);
+	if (!pss->response)
+		route(web, pss);
+	return send_answer(wsi);
+}
+
+static int on_body(struct lws *wsi, struct pss *pss, const char *in, size_t len)
+{
+	bool late = g_get_monotonic_time() - pss->started > BODY_SECONDS * G_USEC_PER_SEC;
+
+	if (!pss->body)
+		return 0; /* the answer is decided already: the body is dropped */
+	if (!late && pss->body->len + len <= BODY_MAX) {
+		g_string_append_len(pss->body, in, (gssize)len);
+		return 0;
 	}
-	g_strlcpy(pss->path, uri, sizeof(pss->path));
-	lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);
-	if (pss->post && g_ascii_strtoull(length, NULL, 10) > BODY_MAX) {
-		reply_error(pss, 413, "the body is too large");
-		return send_headers(wsi, pss);
-	}
-	if (pss->post && length[0]) {
-		pss->body = g_string_new(NULL);
-		return 0; /* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION, also for "Content-Length: 0" */
-	}
-	route(web, pss);
-	return send_headers(wsi, pss);
+	pss_clear(pss);
+	if (late)
+		reply_error(pss, 408, "the body did not arrive in time");
+	else
+		reply_error(pss, 413, "the body is too large"); /* more than Content-Length said: lws does not let it */
+	return send_answer(wsi);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -312,17 +404,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	switch ((int)reason) { /* lws's enum: the reasons not listed go to its default handler */
 	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, pss, in);
+		return on_http(wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY:
-		if (!pss->body || pss->body->len + len > BODY_MAX)
-			return -1;
-		g_string_append_len(pss->body, in, (gssize)len);
-		return 0;
+		return on_body(wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!pss->body)
-			return 0; /* "Content-Length: 0": answered at LWS_CALLBACK_HTTP already */
-		route(web, pss);
-		return send_headers(wsi, pss);
+		if (!pss->response)
+			route(web, pss);
+		return send_answer(wsi);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return pss->response ? send_body(wsi, pss) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:

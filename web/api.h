@@ -3,14 +3,17 @@
  * listener with login over the same handlers.
  *
  *   GET    /api/v1/bands                          every managed band and its state
- *   GET    /api/v1/bands/{id}                     one band ({id}: the address, with or without colons)
- *   POST   /api/v1/bands            {"address"}   manage a band (it pairs on its first connection)
+ *   GET    /api/v1/bands/{id}                     one band ({id}: "c80f10112233", or the address with colons)
+ *   POST   /api/v1/bands            {"address"}   manage a band (it pairs on its first connection; either form)
  *   POST   /api/v1/bands/{id}/actions/{verb}      reconnect, reset, repair, reboot, factory-reset, forget
  *                                   {"confirm": true} for factory-reset
  *   POST   /api/v1/scan                           look for bands for a while (discovery is the daemon's)
  *   GET    /api/v1/scan                           bands nearby with RSSI and whether they are managed
  *   GET    /healthz
- * Errors are {"error": "..."} with 400, 404, 405, 409 or 413. */
+ * A band is {"id", "address", "state", "description", "battery"?, "steps"?, "firmware"?}; "id" is the address in
+ * lower case without colons, as in URLs and MQTT topics. Errors are {"error": "..."} with 400, 404, 405, 408,
+ * 409, 411 or 413, also for a request refused before its body is read. Bodies are UTF-8 JSON of at most 4 KiB
+ * with a Content-Length. One request per connection: every answer closes it (see api.c for why). */
 #pragma once
 
 #include <gio/gio.h>
