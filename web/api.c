@@ -67,8 +67,10 @@ static void band_id(const char *address, char ret[13])
 	ret[j] = '\0';
 }
 
-static cJSON *band_json(struct band *band)
+static cJSON *band_json(struct manager *mgr, struct band *band)
 {
+	long steps = manager_steps_today(mgr, band);
+
 	cJSON *o = cJSON_CreateObject();
 	char id[13];
 
@@ -79,8 +81,12 @@ static cJSON *band_json(struct band *band)
 	cJSON_AddStringToObject(o, "description", band_state_description(band));
 	if (band_battery(band) >= 0)
 		cJSON_AddNumberToObject(o, "battery", band_battery(band));
-	if (band_steps(band) >= 0)
-		cJSON_AddNumberToObject(o, "steps", (double)band_steps(band));
+	if (band_battery(band) >= 0)
+		cJSON_AddBoolToObject(o, "charging", band_charging(band));
+	if (steps >= 0)
+		cJSON_AddNumberToObject(o, "steps", (double)steps); /* today's, never below what was stored today */
+	if (band_heart_rate(band) > 0)
+		cJSON_AddNumberToObject(o, "heart_rate", band_heart_rate(band));
 	if (band_firmware(band)[0])
 		cJSON_AddStringToObject(o, "firmware", band_firmware(band));
 	return o;
@@ -147,7 +153,7 @@ static void get_bands(struct web *web, struct pss *pss)
 	cJSON *list = cJSON_CreateArray();
 
 	for (guint i = 0; i < bands->len; i++)
-		cJSON_AddItemToArray(list, band_json(bands->pdata[i]));
+		cJSON_AddItemToArray(list, band_json(web->mgr, bands->pdata[i]));
 	reply(pss, 200, list);
 }
 
@@ -208,8 +214,51 @@ static void post_band(struct web *web, struct pss *pss)
 	else if (!manager_add(web->mgr, a, &error))
 		reply_gerror(pss, error);
 	else
-		reply(pss, 201, band_json(manager_band(web->mgr, a)));
+		reply(pss, 201, band_json(web->mgr, manager_band(web->mgr, a)));
 	cJSON_Delete(o);
+}
+
+/* A string member, or NULL when absent; false (with the answer given) when present but not a string. */
+static bool string_member(struct pss *pss, const cJSON *o, const char *name, const char **ret)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	*ret = NULL;
+	if (!v)
+		return true;
+	if (!cJSON_IsString(v)) {
+		g_autofree char *msg = g_strdup_printf("'%s' must be a string", name);
+
+		reply_error(pss, 400, msg);
+		return false;
+	}
+	*ret = v->valuestring;
+	return true;
+}
+
+/* notify {"text", "category"?, "kind"?}, vibrate, find: queued as a row, answered with its id. */
+static void post_alert(struct web *web, struct pss *pss, const char *address, const char *verb, const cJSON *o)
+{
+	const char *text = NULL, *category = NULL, *kind = NULL;
+	g_autoptr(GError) error = NULL;
+	int64_t id = 0;
+	cJSON *r;
+
+	if (!string_member(pss, o, "text", &text) || !string_member(pss, o, "category", &category) ||
+	    !string_member(pss, o, "kind", &kind))
+		return;
+	if (strcmp(verb, "notify") != 0)
+		kind = verb;
+	else if (!kind)
+		kind = "text";
+	if (!manager_notify(web->mgr, address, "api", kind, category, text, &id, &error)) {
+		reply_gerror(pss, error);
+		return;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "id", (double)id);
+	cJSON_AddStringToObject(r, "status", "queued");
+	reply(pss, 202, r);
 }
 
 static void post_action(struct web *web, struct pss *pss, const char *address, const char *verb)
@@ -221,12 +270,14 @@ static void post_action(struct web *web, struct pss *pss, const char *address, c
 
 	if (!ok)
 		return;
-	if (!manager_command(web->mgr, verb, address, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirm")),
+	if (strcmp(verb, "notify") == 0 || strcmp(verb, "vibrate") == 0 || strcmp(verb, "find") == 0)
+		post_alert(web, pss, address, verb, o);
+	else if (!manager_command(web->mgr, verb, address, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirm")),
 	                     &error)) {
 		reply_gerror(pss, error);
 	} else {
 		band = manager_band(web->mgr, address);
-		reply(pss, 202, band ? band_json(band) : cJSON_CreateObject());
+		reply(pss, 202, band ? band_json(web->mgr, band) : cJSON_CreateObject());
 	}
 	cJSON_Delete(o);
 }
@@ -257,7 +308,7 @@ static void band_route(struct web *web, struct pss *pss, const char *rest)
 	else if (!band)
 		reply_error(pss, 404, "no managed band has that address");
 	else
-		reply(pss, 200, band_json(band));
+		reply(pss, 200, band_json(web->mgr, band));
 }
 
 static void route(struct web *web, struct pss *pss)

@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""Sync and store (issue 4) against the simulated band: the history arrives exactly, once, through drops,
+kill -9 and corrupt packets; live values, button presses and alerts land in SQLite; alerts queued while the
+band is away go out in order when it returns; today's steps survive a restart."""
+import os
+import random
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import World  # noqa: E402
+
+from gi.repository import GLib  # noqa: E402
+
+ACTIVITY = "00000005-0000-3512-2118-0009af100700"
+STEPS = "00000007-0000-3512-2118-0009af100700"
+NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
+
+
+class Sync(unittest.TestCase):
+    sim_args = ("--auto-tap", "1")
+
+    def setUp(self):
+        self.world = World(self.sim_args)
+        self.addr = self.world.bands[0]
+        self.id = self.addr.replace(":", "").lower()
+
+    def tearDown(self):
+        sim_output = self.world.sim.output()
+        gw, sim = self.world.close()
+        if os.environ.get("BANDGATE_IT_VERBOSE"):
+            print(self.world.last_gateway_output, file=sys.stderr)
+        self.assertEqual(gw, 0, "bandgate did not stop cleanly:\n" + self.world.last_gateway_output)
+        self.assertEqual(sim, 0, "bandgate-sim did not stop cleanly:\n" + sim_output)
+
+    # -- helpers --
+    def start(self, wait_ready=True):
+        self.world.start_gateway([self.addr])
+        if wait_ready:
+            self.world.wait_state(self.addr, "ready", 60)
+
+    def cursor(self):
+        rows = self.world.db_rows("SELECT sync_cursor, last_sync FROM bands WHERE address = ?", self.addr)
+        return rows[0] if rows else (0, 0)
+
+    def wait_synced(self, timeout=120, after=0):
+        """Until a sync completed after `after` (UTC s) and the cursor stands within two minutes of now."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cursor, last = self.cursor()
+            if last and last >= after and cursor >= time.time() - 120:
+                return cursor
+            self.assertLess(time.monotonic(), deadline, f"never synced (cursor {cursor}, last {last}):\n" +
+                            (self.world.gateway.output() if self.world.gateway else ""))
+            time.sleep(0.2)
+
+    def wait_rows(self, sql, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not self.world.db_rows(sql):
+            self.assertLess(time.monotonic(), deadline, f"nothing for {sql}\n" + self.world.gateway.output())
+            time.sleep(0.2)
+
+    def stored(self):
+        return self.world.db_rows("SELECT minute, kind, intensity, steps, heart_rate FROM activity "
+                                  "WHERE address = ? ORDER BY minute", self.addr)
+
+    def scripted(self, first, end):
+        """The band's own record of [first, end) as rows like stored()'s."""
+        start, samples = self.world.control("GetHistory", "(sxx)", self.addr, first, end, reply="(xa(yyyy))")
+        return [(start + 60 * i, k, i_, s, None if hr == 0xFF else hr) for i, (k, i_, s, hr) in enumerate(samples)]
+
+    def assert_history_exact(self):
+        rows = self.stored()
+        self.assertTrue(rows, "no history stored")
+        cursor, _ = self.cursor()
+        expected = self.scripted(0, cursor)
+        self.assertEqual(len(rows), len(expected), "sample count differs from the band's record")
+        for got, want in zip(rows, expected):
+            self.assertEqual(got, want)
+        minutes = [r[0] for r in rows]
+        self.assertEqual(len(minutes), len(set(minutes)), "a minute is stored twice")
+        return rows
+
+
+class History(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "7", "--fetch-cap", "1440")
+
+    def test_a_week_arrives_exactly_and_a_resync_adds_nothing(self):
+        self.start()
+        self.wait_synced()
+        rows = self.assert_history_exact()
+        self.assertGreaterEqual(len(rows), 7 * 1440 - 10)
+        before = time.time()
+        status, _ = self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
+        self.assertIn(status, (200, 202))
+        self.wait_synced(after=int(before))
+        again = self.assert_history_exact()
+        self.assertEqual(again[:len(rows)], rows, "a re-sync changed stored minutes")
+        self.assertLessEqual(len(again) - len(rows), 3, "a re-sync added more than the minutes since")
+
+    def test_new_history_is_fetched_from_the_cursor(self):
+        self.start()
+        cursor = self.wait_synced()
+        n = len(self.stored())
+        # Minutes the band records from now on come in the next sync, and only they.
+        time.sleep(61)
+        before = time.time()
+        self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
+        self.wait_synced(after=int(before))
+        self.assertGreater(self.cursor()[0], cursor)
+        self.assertGreater(len(self.stored()), n)
+        self.assert_history_exact()
+
+    def test_a_drop_inside_the_transfer_resumes_with_no_gap_and_no_duplicate(self):
+        self.world.control("SetFault", "(ssv)", self.addr, "drop-at-packet", GLib.Variant("i", 200))
+        self.start()
+        self.wait_synced(timeout=180)
+        log = self.world.gateway.output()
+        self.assertIn("history sync stopped: the link ended during the transfer", log)
+        rows = self.assert_history_exact()
+        minutes = [r[0] for r in rows]
+        self.assertEqual(minutes, list(range(minutes[0], minutes[-1] + 60, 60)), "a gap in the stored minutes")
+
+
+class Kill(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "3", "--fetch-cap", "120")
+
+    def test_kill_9_during_sync_twenty_times_loses_and_doubles_nothing(self):
+        rng = random.Random(4)
+        self.start()  # pair once; the key is stored before the first kill
+        for i in range(20):
+            time.sleep(rng.uniform(0.0, 1.5))
+            self.world.gateway.proc.send_signal(signal.SIGKILL)
+            self.world.gateway.proc.wait(10)
+            self.world.gateway = None
+            self.world.start_gateway([self.addr])
+        self.wait_synced(timeout=240)
+        rows = self.assert_history_exact()
+        self.assertGreaterEqual(len(rows), 3 * 1440 - 10)
+
+
+class BadBand(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "1", "--fetch-cap", "240")
+
+    def test_corrupt_and_truncated_notifications_never_crash_and_never_store_garbage(self):
+        # The simulator holds one corruption at a time: history packets first, then live steps.
+        self.world.control("SetFault", "(ssv)", self.addr, "truncate-next", GLib.Variant("(su)", (ACTIVITY, 2)))
+        self.start()
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'sync-failed'")
+        self.world.control("SetFault", "(ssv)", self.addr, "truncate-next", GLib.Variant("(su)", (STEPS, 3)))
+        for _ in range(3):
+            self.world.control("Walk", "(su)", self.addr, 25)
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'rejected' AND detail LIKE 'malformed steps%'")
+        before = time.time()
+        self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
+        self.wait_synced(after=int(before))
+        self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
+        rejected = [r[0] for r in self.world.db_rows("SELECT detail FROM events WHERE type = 'rejected'")]
+        self.assertTrue(any("history data" in r for r in rejected), rejected)
+        self.assertIn("a history packet was lost or damaged", self.world.gateway.output())
+        self.assert_history_exact()
+
+
+class Live(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "1")
+
+    def totals(self):
+        rows = self.world.db_rows("SELECT day, steps, meters, calories FROM daily_totals WHERE address = ?",
+                                  self.addr)
+        return rows[0] if rows else None
+
+    def test_steps_battery_heart_rate_and_button_are_stored_and_steps_survive_a_restart(self):
+        self.start()
+        self.world.control("Walk", "(su)", self.addr, 1234)
+        self.world.control("SetBattery", "(sub)", self.addr, 42, True)
+        self.world.control("PressButton", "(s)", self.addr)
+        band = self.world.band(self.addr)
+        deadline = time.monotonic() + 20
+        while self.world.state(self.addr).get("steps") != band["steps"]:
+            self.assertLess(time.monotonic(), deadline, f"{self.world.state(self.addr)} != {band['steps']}\n" +
+                            self.world.gateway.output())
+            time.sleep(0.2)
+        self.wait_rows("SELECT 1 FROM battery WHERE level = 42")
+        self.assertEqual(self.world.db_rows("SELECT level, charging FROM battery WHERE address = ? "
+                                            "ORDER BY time DESC, rowid DESC LIMIT 1", self.addr), [(42, 1)])
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM events WHERE type = 'button'"), [(1,)])
+        # Totals are written at most once a minute while they change, and at once when the daemon stops.
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.world.wait_state(self.addr, ("disconnected", "connecting", "absent"), 20)
+        self.assertEqual(self.world.stop_gateway(), 0)
+        day, steps, meters, calories = self.totals()
+        self.assertEqual((day, steps), (time.strftime("%Y-%m-%d"), band["steps"]))
+        self.assertEqual((meters, calories), (band["distance"], band["calories"]))
+        # Restart with the band away: the API still says today's stored steps, not 0 or nothing.
+        self.start(wait_ready=False)
+        state = self.world.state(self.addr)
+        self.assertNotEqual(state["state"], "ready")
+        self.assertEqual(state["steps"], steps)
+
+
+class Alerts(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "1")
+
+    def notify(self, body):
+        return self.world.api("POST", f"/api/v1/bands/{self.id}/actions/notify", body)
+
+    def rows(self):
+        return self.world.db_rows("SELECT id, kind, category, text, status, attempts FROM notifications "
+                                  "WHERE address = ? ORDER BY id", self.addr)
+
+    def test_alerts_queued_while_away_arrive_in_order_with_their_statuses(self):
+        self.start()
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.world.wait_state(self.addr, ("disconnected", "connecting", "absent"), 20)
+        texts = ["first: Grüße", "second", "third " + "ü" * 20]
+        for t in texts:
+            status, body = self.notify({"text": t, "category": "sms"})
+            self.assertEqual(status, 202, body)
+            self.assertIn("id", body)
+        status, body = self.notify({"kind": "vibrate"})
+        self.assertEqual(status, 202, body)
+        self.assertEqual([r[4] for r in self.rows()], ["queued"] * 4)
+        self.world.control("ClearReceived", "(s)", self.addr)
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        deadline = time.monotonic() + 90
+        while any(r[4] != "sent" for r in self.rows()):
+            self.assertLess(time.monotonic(), deadline, f"{self.rows()}\n" + self.world.gateway.output())
+            time.sleep(0.5)
+        self.assertEqual([r[5] for r in self.rows()], [1, 1, 1, 1])
+        alerts = self.world.control("GetAlerts", "(s)", self.addr, reply="(a(xyysb))")[0]
+        shown = [(cat, text) for _, cat, _, text, was_shown in alerts if was_shown]
+        self.assertEqual(len(shown), len(alerts), f"an alert came too soon after another: {alerts}")
+        # The third text is longer than a screen: it is split at a character boundary, never inside one.
+        self.assertEqual([t for c, t in shown if c == 5],
+                         ["first: Grüße", "second", "third " + "ü" * 6, "ü" * 9, "ü" * 5])
+        self.assertEqual(shown[-1][0], 255, "the vibration came last")
+        for _, uuid, value in self.world.writes(self.addr):
+            if uuid == NEW_ALERT:
+                self.assertLessEqual(len(bytes(value)), 20)
+
+    def test_bad_alerts_get_clear_errors_and_store_nothing(self):
+        self.start()
+        for body in ({"text": ""}, {"text": "x" * 2000}, {"kind": "dance"}, {"text": "hi", "category": "fax"},
+                     {"text": 5}, [], "just a string"):
+            status, reply = self.notify(body)
+            self.assertEqual(status, 400, f"{body}: {reply}")
+            self.assertIn("error", reply)
+        self.assertEqual(self.rows(), [])
+        self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
