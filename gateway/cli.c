@@ -255,6 +255,28 @@ static int action(const char *socket_path, const char *verb, const char *address
 	return 0;
 }
 
+/* Queues an alert; the daemon answers with its row. */
+static int notify(const char *socket_path, const char *address, const char *text, const char *category)
+{
+	g_autofree char *path = band_path(address, "/actions/notify");
+	cJSON *body = cJSON_CreateObject();
+	g_autofree char *json = NULL;
+	struct response r;
+	bool ok;
+
+	cJSON_AddStringToObject(body, "text", text);
+	if (category)
+		cJSON_AddStringToObject(body, "category", category);
+	json = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	ok = call(socket_path, "POST", path, json, &r);
+	if (ok)
+		printf("queued as notification %.0f; it is sent when the band is ready\n",
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "id")));
+	response_clear(&r);
+	return ok ? 0 : CLI_EXIT_RUNTIME;
+}
+
 /* "C8:0F:10:11:22:33" or "c80f10112233": anything else would reach the request line or the JSON unescaped. */
 static bool valid_address(const char *a)
 {
@@ -271,7 +293,7 @@ static bool valid_address(const char *a)
 bool cli_is_command(const char *word)
 {
 	static const char *const words[] = { "status", "scan", "pair", "reconnect", "reset", "repair", "reboot",
-	                                     "forget", "factory-reset" };
+	                                     "forget", "factory-reset", "sync", "notify", "export" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
 		if (strcmp(word, words[i]) == 0)
@@ -279,7 +301,8 @@ bool cli_is_command(const char *word)
 	return false;
 }
 
-int cli_run(const char *socket_path, const char *command, const char *arg, bool json, bool confirm)
+int cli_run(const char *socket_path, const char *command, const char *arg, bool json, bool confirm,
+            const char *text, const char *category)
 {
 	if (strcmp(command, "status") == 0)
 		return status(socket_path, json);
@@ -295,6 +318,13 @@ int cli_run(const char *socket_path, const char *command, const char *arg, bool 
 	}
 	if (strcmp(command, "pair") == 0)
 		return pair(socket_path, arg);
+	if (strcmp(command, "notify") == 0) {
+		if (!text) {
+			fprintf(stderr, "bandgate notify: what should the band show? bandgate notify ADDRESS TEXT\n");
+			return CLI_EXIT_USAGE;
+		}
+		return notify(socket_path, arg, text, category);
+	}
 	if (strcmp(command, "factory-reset") == 0 && !confirm) {
 		fprintf(stderr, "bandgate factory-reset wipes the band and changes its address; add --yes to do it\n");
 		return CLI_EXIT_USAGE;

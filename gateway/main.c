@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "db.h"
+#include "export.h"
 #include "manager.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -17,8 +18,11 @@ static void usage(FILE *out)
 {
 	fputs("Usage: bandgate [run] [--config FILE]\n"
 	      "       bandgate status [--json] | scan | pair ADDRESS\n"
-	      "       bandgate reconnect|reset|repair|reboot|forget ADDRESS | factory-reset ADDRESS --yes\n"
+	      "       bandgate reconnect|reset|repair|reboot|sync|forget ADDRESS | factory-reset ADDRESS --yes\n"
+	      "       bandgate notify ADDRESS TEXT [--category sms|call|email|im|app|...]\n"
 	      "                (the CLI asks the running daemon; --config names its config, --socket its API socket)\n"
+	      "       bandgate export ADDRESS [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format csv|json] [--daily]\n"
+	      "                (reads the database named in the config, beside the running daemon)\n"
 	      "       bandgate --check-config [--config FILE]   (or -n) validate and print the effective config\n"
 	      "       bandgate --help | --version\n"
 	      "A Bluetooth-LE-to-network gateway for the Xiaomi Mi Band 2.\n"
@@ -149,28 +153,37 @@ out:
 	return status;
 }
 
-/* The CLI finds the daemon's socket in the same config the daemon reads, unless told. */
-static int run_cli(const char *config_path, const char *socket_path, const char *command, const char *arg,
-                   bool json, bool confirm)
+struct cli_args {
+	const char *config_path, *socket_path, *command, *arg, *text, *category;
+	bool json, confirm;
+	struct export_options export;
+};
+
+/* The CLI finds the daemon's socket (and export the database) in the same config the daemon reads. */
+static int run_cli(const struct cli_args *a)
 {
 	struct config cfg;
 	g_autoptr(GError) error = NULL;
 	int status;
 
-	if (!load_config(&cfg, config_path, &error)) {
+	if (!load_config(&cfg, a->config_path, &error)) {
 		fprintf(stderr, "bandgate: %s\n", error->message);
 		config_clear(&cfg);
 		return EXIT_USAGE;
 	}
-	status = cli_run(socket_path ? socket_path : cfg.web_socket, command, arg, json, confirm);
+	if (strcmp(a->command, "export") == 0)
+		status = export_run(cfg.database, &a->export, stdout);
+	else
+		status = cli_run(a->socket_path ? a->socket_path : cfg.web_socket, a->command, a->arg, a->json,
+		                 a->confirm, a->text, a->category);
 	config_clear(&cfg);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *socket_path = NULL, *command = NULL, *arg = NULL;
-	bool check = false, json = false, confirm = false;
+	struct cli_args a = { 0 };
+	bool check = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
@@ -184,17 +197,29 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "run") == 0 && i == 1) {
 			continue;
 		} else if (i == 1 && cli_is_command(argv[i])) {
-			command = argv[i];
-		} else if (command && !arg && argv[i][0] != '-') {
-			arg = argv[i];
-		} else if (command && strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (command && strcmp(argv[i], "--yes") == 0) {
-			confirm = true;
+			a.command = argv[i];
+		} else if (a.command && !a.arg && argv[i][0] != '-') {
+			a.arg = a.export.address = argv[i];
+		} else if (a.command && !a.text && argv[i][0] != '-' && strcmp(a.command, "notify") == 0) {
+			a.text = argv[i];
+		} else if (a.command && strcmp(argv[i], "--json") == 0) {
+			a.json = true;
+		} else if (a.command && strcmp(argv[i], "--yes") == 0) {
+			a.confirm = true;
+		} else if (a.command && strcmp(argv[i], "--daily") == 0) {
+			a.export.daily = true;
+		} else if (a.command && strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
+			a.export.from = argv[++i];
+		} else if (a.command && strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+			a.export.to = argv[++i];
+		} else if (a.command && strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			a.export.format = argv[++i];
+		} else if (a.command && strcmp(argv[i], "--category") == 0 && i + 1 < argc) {
+			a.category = argv[++i];
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
-			socket_path = argv[++i];
+			a.socket_path = argv[++i];
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			config_path = argv[++i];
+			a.config_path = argv[++i];
 		} else {
 			fprintf(stderr, "bandgate: unexpected argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -202,8 +227,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (check)
-		return check_config(config_path);
-	if (command)
-		return run_cli(config_path, socket_path, command, arg, json, confirm);
-	return run_daemon(config_path);
+		return check_config(a.config_path);
+	if (a.command)
+		return run_cli(&a);
+	return run_daemon(a.config_path);
 }

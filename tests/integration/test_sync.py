@@ -124,6 +124,46 @@ class History(Sync):
         self.assertEqual(minutes, list(range(minutes[0], minutes[-1] + 60, 60)), "a gap in the stored minutes")
 
 
+class Export(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "2")
+
+    def test_export_beside_the_daemon_minutes_and_days_csv_and_json_and_cli_notify(self):
+        import csv
+        import io
+        import json
+        self.start()
+        self.wait_synced()
+        rows = self.stored()
+        conf = os.path.join(self.world.dir, "bandgate.conf")
+        r = self.world.cli("export", self.id, "--config", conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = list(csv.DictReader(io.StringIO(r.stdout)))
+        self.assertEqual(len(table), len(rows))
+        first = rows[0]
+        self.assertEqual(table[0]["time_utc"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first[0])))
+        self.assertEqual((int(table[0]["kind"]), int(table[0]["steps"])), (first[1], first[3]))
+        r = self.world.cli("export", self.addr, "--config", conf, "--daily", "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        days = json.loads(r.stdout)
+        self.assertEqual(sum(d["steps"] for d in days), sum(row[3] for row in rows))
+        today = time.strftime("%Y-%m-%d")
+        r = self.world.cli("export", self.addr, "--config", conf, "--from", today, "--format", "json")
+        self.assertTrue(all(m["time"] >= time.strftime("%Y-%m-%dT", time.gmtime(time.mktime(
+            time.strptime(today, "%Y-%m-%d")))) for m in json.loads(r.stdout)))
+        for bad in (("--from", "yesterday"), ("--format", "xml")):
+            r = self.world.cli("export", self.addr, "--config", conf, *bad)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        r = self.world.cli("export", "C8:0F:10:00:00:01", "--config", conf)
+        self.assertEqual(r.returncode, 1)
+        r = self.world.cli("notify", self.addr, "from the CLI")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("queued as notification 1", r.stdout)
+        deadline = time.monotonic() + 30
+        while self.world.db_rows("SELECT status, source FROM notifications") != [("sent", "api")]:
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.2)
+
+
 class Kill(Sync):
     sim_args = ("--auto-tap", "1", "--days", "3", "--fetch-cap", "120")
 
