@@ -77,6 +77,27 @@ static void fail(struct band *band, const char *why);
 static void fail_with(struct band *band, const char *why, bool suspect_adapter);
 static void stop_following(struct band *band);
 
+/* A log line about this band: the text says "band ADDRESS: ...", and under systemd the journal also gets the
+ * address as the field BANDGATE_BAND, so `journalctl BANDGATE_BAND=C8:0F:10:11:22:33` shows one band. */
+G_GNUC_PRINTF(3, 4)
+static void band_log(const struct band *band, GLogLevelFlags level, const char *fmt, ...)
+{
+	va_list ap;
+	g_autofree char *text = NULL, *message = NULL;
+	const char *priority = level & G_LOG_LEVEL_WARNING ? "4" : "5";
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	message = g_strdup_printf("band %s: %s", band->address, text);
+	const GLogField fields[] = {
+		{ "MESSAGE", message, -1 },
+		{ "PRIORITY", priority, -1 },
+		{ "BANDGATE_BAND", band->address, -1 },
+	};
+	g_log_structured_array(level, fields, G_N_ELEMENTS(fields));
+}
+
 const char *band_state_name(enum band_state state)
 {
 	switch (state) {
@@ -116,7 +137,7 @@ static void set_state(struct band *band, enum band_state state, const char *fmt,
 	g_free(band->description);
 	band->description = text;
 	if (state != band->state)
-		g_message("band %s: %s -> %s: %s", band->address, band_state_name(band->state), band_state_name(state),
+		band_log(band, G_LOG_LEVEL_MESSAGE, "%s -> %s: %s", band_state_name(band->state), band_state_name(state),
 		          text);
 	if (state != band->state)
 		band->previous = band->state;
@@ -279,7 +300,7 @@ static void set_time(struct band *band)
 	int len = miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), tz);
 
 	if (len < 0) {
-		g_warning("band %s: the gateway's clock is outside what the band can hold; time not set", band->address);
+		band_log(band, G_LOG_LEVEL_WARNING, "the gateway's clock is outside what the band can hold; time not set");
 		return;
 	}
 	send(band, MIBAND2_CHR_TIME, buf, len, true);
@@ -291,7 +312,7 @@ static void firmware_read(const GError *error, const uint8_t *value, size_t len,
 	struct miband2_version v;
 
 	if (error || miband2_parse_version(value, len, &v) < 0) {
-		g_warning("band %s: firmware revision unreadable%s%s", band->address, error ? ": " : "",
+		band_log(band, G_LOG_LEVEL_WARNING, "firmware revision unreadable%s%s", error ? ": " : "",
 		          error ? error->message : "");
 		return;
 	}
@@ -312,7 +333,7 @@ static void notify_started(const GError *error, void *user_data)
 	struct band *band = user_data;
 
 	if (error)
-		g_warning("band %s: StartNotify: %s", band->address, error->message);
+		band_log(band, G_LOG_LEVEL_WARNING, "StartNotify: %s", error->message);
 }
 
 /* ---- authentication (§4.4) ---- */
@@ -391,7 +412,7 @@ static void auth_reply(struct band *band, const uint8_t *value, size_t len)
 	uint8_t buf[MIBAND2_WRITE_MAX];
 
 	if (miband2_parse_auth_reply(value, len, &r) < 0) {
-		g_warning("band %s: malformed auth notification (%zu bytes) ignored", band->address, len);
+		band_log(band, G_LOG_LEVEL_WARNING, "malformed auth notification (%zu bytes) ignored", len);
 		return;
 	}
 	switch (r.result) {
@@ -462,7 +483,7 @@ static void rejected_value(struct band *band, const char *what, size_t len)
 	}
 	detail = g_strdup_printf("malformed %s notification (%zu bytes) ignored%s", what, len,
 	                         band->rejected_quiet ? "; more were ignored before it" : "");
-	g_warning("band %s: %s", band->address, detail);
+	band_log(band, G_LOG_LEVEL_WARNING, "%s", detail);
 	band->rejected_at_us = now;
 	band->rejected_what = what;
 	band->rejected_quiet = 0;
@@ -506,7 +527,7 @@ static void event_value(struct band *band, const uint8_t *value, size_t len)
 		rejected_value(band, "device event", len);
 		return;
 	}
-	g_message("band %s: event %s", band->address, miband2_event_name(ev.event));
+	band_log(band, G_LOG_LEVEL_MESSAGE, "event %s", miband2_event_name(ev.event));
 	if (band->ops->event)
 		band->ops->event(band, ev.event == MIBAND2_EVENT_BUTTON ? "button" : miband2_event_name(ev.event), NULL,
 		                 band->user_data);
@@ -603,7 +624,7 @@ static void sync_stop(struct band *band, bool ok, const char *why)
 	g_clear_handle_id(&band->sync.timer, g_source_remove);
 	g_clear_pointer(&band->sync.samples, g_array_unref);
 	if (!ok)
-		g_message("band %s: history sync stopped: %s", band->address, why);
+		band_log(band, G_LOG_LEVEL_MESSAGE, "history sync stopped: %s", why);
 	if (band->ops->sync_done)
 		band->ops->sync_done(band, ok, why, band->user_data);
 }
@@ -895,7 +916,7 @@ void band_device_changed(struct band *band)
 		break;
 	case BAND_STATE_DISCONNECTED:
 		if (band->away && info.has_rssi) {
-			g_message("band %s: advertising again", band->address);
+			band_log(band, G_LOG_LEVEL_MESSAGE, "advertising again");
 			attempt(band);
 		}
 		break;
@@ -1034,7 +1055,7 @@ bool band_reboot(struct band *band, GError **error)
 		return false;
 	}
 	band->reboot_pending_until = 0;
-	g_message("band %s: rebooting it (§15)", band->address);
+	band_log(band, G_LOG_LEVEL_MESSAGE, "rebooting it (§15)");
 	send_last(band, MIBAND2_CHR_FW_CTRL, buf, miband2_build_reboot(buf, sizeof(buf)));
 	return true;
 }
@@ -1054,7 +1075,7 @@ static gboolean on_follow_timeout(gpointer user_data)
 
 	band->follow_timer = 0;
 	stop_following(band);
-	g_message("band %s: no band came back from the factory reset; trying its old address", band->address);
+	band_log(band, G_LOG_LEVEL_MESSAGE, "no band came back from the factory reset; trying its old address");
 	attempt(band);
 	return G_SOURCE_REMOVE;
 }
@@ -1100,7 +1121,7 @@ bool band_adopt(struct band *band, const char *address)
 	for (char *p = band->address; *p; p++)
 		*p = g_ascii_toupper(*p);
 	stop_following(band);
-	g_message("band %s: came back from its factory reset as %s", old, band->address);
+	band_log(band, G_LOG_LEVEL_MESSAGE, "came back from its factory reset; it was %s", old);
 	/* bluetoothd's object for the old address is a stranger now. */
 	bluez_remove_device(band->bz, old, NULL, NULL, NULL);
 	if (band->ops->address_changed)
