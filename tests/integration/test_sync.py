@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import World  # noqa: E402
+from test_gateway import Gateway  # noqa: E402
 
 from gi.repository import GLib  # noqa: E402
 
@@ -19,21 +19,13 @@ STEPS = "00000007-0000-3512-2118-0009af100700"
 NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
 
 
-class Sync(unittest.TestCase):
+class Sync(Gateway):
+    """The world and its clean shutdown are the gateway tests'; these add the band's id and the sync helpers."""
     sim_args = ("--auto-tap", "1")
 
     def setUp(self):
-        self.world = World(self.sim_args)
-        self.addr = self.world.bands[0]
+        super().setUp()
         self.id = self.addr.replace(":", "").lower()
-
-    def tearDown(self):
-        sim_output = self.world.sim.output()
-        gw, sim = self.world.close()
-        if os.environ.get("BANDGATE_IT_VERBOSE"):
-            print(self.world.last_gateway_output, file=sys.stderr)
-        self.assertEqual(gw, 0, "bandgate did not stop cleanly:\n" + self.world.last_gateway_output)
-        self.assertEqual(sim, 0, "bandgate-sim did not stop cleanly:\n" + sim_output)
 
     # -- helpers --
     def start(self, wait_ready=True):
