@@ -291,13 +291,17 @@ static void send_last(struct band *band, const char *uuid, const uint8_t *value,
 }
 
 /* The band's clock in local time with the zone byte including DST (§6.1). */
+/* The zone byte (§6.1) of a local time: its offset from UTC, DST included, in quarter hours. */
+static int zone_quarters(GDateTime *t)
+{
+	return (int)(g_date_time_get_utc_offset(t) / (15 * 60 * G_TIME_SPAN_SECOND));
+}
+
 static void set_time(struct band *band)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
-	int tz = (int)(g_date_time_get_utc_offset(now) / (15 * 60 * G_TIME_SPAN_SECOND));
 	uint8_t buf[MIBAND2_WRITE_MAX];
-
-	int len = miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), tz);
+	int len = miband2_build_time(buf, sizeof(buf), g_date_time_to_unix(now), zone_quarters(now));
 
 	if (len < 0) {
 		band_log(band, G_LOG_LEVEL_WARNING, "the gateway's clock is outside what the band can hold; time not set");
@@ -574,13 +578,6 @@ void band_value(struct band *band, const char *uuid, const uint8_t *value, size_
 
 /* ---- history sync (§10): rounds of "from T" until the band has nothing newer ---- */
 
-static int local_tz(void)
-{
-	g_autoptr(GDateTime) now = g_date_time_new_now_local();
-
-	return (int)(g_date_time_get_utc_offset(now) / (15 * 60 * G_TIME_SPAN_SECOND));
-}
-
 static gboolean on_sync_stall(gpointer user_data)
 {
 	struct band *band = user_data;
@@ -631,8 +628,9 @@ static void sync_stop(struct band *band, bool ok, const char *why)
 
 static void sync_round(struct band *band)
 {
+	g_autoptr(GDateTime) now = g_date_time_new_now_local(); /* the zone the band's clock was set to */
 	uint8_t buf[MIBAND2_WRITE_MAX];
-	int len = miband2_build_fetch_start(buf, sizeof(buf), band->sync.from, local_tz());
+	int len = miband2_build_fetch_start(buf, sizeof(buf), band->sync.from, zone_quarters(now));
 
 	if (len < 0 || ++band->sync.rounds > SYNC_ROUNDS_MAX) {
 		sync_stop(band, len >= 0, len < 0 ? "the start time cannot be sent to the band" : NULL);
@@ -723,11 +721,6 @@ bool band_sync(struct band *band, int64_t from, GError **error)
 	band->sync.samples = g_array_new(FALSE, FALSE, sizeof(struct miband2_sample));
 	sync_round(band);
 	return true;
-}
-
-bool band_syncing(const struct band *band)
-{
-	return band->sync.running;
 }
 
 /* ---- alerts (§12): one at a time, ALERT_SPACING_MS apart, text in screens of 18 bytes ---- */

@@ -99,7 +99,6 @@ bool band_factory_reset(struct band *band, GError **error);
 /* Fetch the activity history from the minute from (UTC; 0: everything the band has) up to now, in rounds.
  * Only on a ready band (else G_IO_ERROR_PENDING); a sync under way absorbs the request. */
 bool band_sync(struct band *band, int64_t from, GError **error);
-bool band_syncing(const struct band *band);
 /* Play an alert; id comes back in alert_done. G_IO_ERROR_PENDING when not ready, G_IO_ERROR_BUSY while
  * another alert plays or its spacing runs. text: valid UTF-8 or NULL. */
 bool band_alert(struct band *band, int64_t id, enum band_alert_kind kind, int category, const char *text,

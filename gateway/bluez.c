@@ -452,11 +452,6 @@ void bluez_adapter_power_cycle(struct bluez *bz)
 	set_powered(bz, false, powered_off);
 }
 
-bool bluez_adapter_power_cycling(const struct bluez *bz)
-{
-	return bz->power_cycling;
-}
-
 /* ---- discovery ---- */
 
 static void discovery_update(struct bluez *bz);

@@ -46,7 +46,6 @@ const char *bluez_adapter_address(const struct bluez *bz);
 /* Power-cycle the adapter: Powered false, then true, the latter retried with backoff until it takes. A cycle
  * under way absorbs further requests. */
 void bluez_adapter_power_cycle(struct bluez *bz);
-bool bluez_adapter_power_cycling(const struct bluez *bz);
 
 /* Discovery: one owner. Wanted = keep an LE discovery session running (filter Transport=le, StopDiscovery
  * before StartDiscovery, retried with backoff while bluetoothd says InProgress/NotReady). */

@@ -208,12 +208,19 @@ static void on_sync_done(struct band *band, bool ok, const char *why, void *user
 		on_event(band, "sync-failed", why, mgr);
 }
 
+/* A sync from the stored cursor: the one way in, for ready, the timer and the operator's action. */
+static bool start_sync(struct manager *mgr, struct band *band, GError **error)
+{
+	int64_t cursor = 0;
+
+	return db_sync_get(mgr->db, band_address(band), &cursor, NULL, error) && band_sync(band, cursor, error);
+}
+
 static void sync_band(struct manager *mgr, struct band *band)
 {
 	g_autoptr(GError) error = NULL;
-	int64_t cursor = 0, last = 0;
 
-	if (!db_sync_get(mgr->db, band_address(band), &cursor, &last, &error) || !band_sync(band, cursor, &error))
+	if (!start_sync(mgr, band, &error))
 		g_message("band %s: no sync now: %s", band_address(band), error->message);
 }
 
@@ -571,12 +578,8 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		return band_repair(band, error);
 	if (strcmp(verb, "reboot") == 0)
 		return band_reboot(band, error);
-	if (strcmp(verb, "sync") == 0) {
-		int64_t cursor = 0, last = 0;
-
-		return db_sync_get(mgr->db, band_address(band), &cursor, &last, error) &&
-		       band_sync(band, cursor, error);
-	}
+	if (strcmp(verb, "sync") == 0)
+		return start_sync(mgr, band, error);
 	if (strcmp(verb, "factory-reset") == 0) {
 		if (!confirm) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -611,7 +614,7 @@ static const struct {
 	{ "app", MIBAND2_ALERT_CATEGORY_CUSTOM },
 };
 
-int manager_alert_category(const char *name)
+static int alert_category(const char *name)
 {
 	for (size_t i = 0; name && i < G_N_ELEMENTS(categories); i++)
 		if (strcmp(categories[i].name, name) == 0)
@@ -641,7 +644,7 @@ bool manager_notify(struct manager *mgr, const char *address, const char *source
                     const char *category, const char *text, int64_t *ret_id, GError **error)
 {
 	struct band *band = manager_band(mgr, address);
-	int cat = category ? manager_alert_category(category) : MIBAND2_ALERT_CATEGORY_SMS;
+	int cat = category ? alert_category(category) : MIBAND2_ALERT_CATEGORY_SMS;
 
 	if (!band) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no managed band has the address '%s'",

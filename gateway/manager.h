@@ -30,8 +30,6 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
  * in order; *ret_id is its row. source says who asked ("cli", "web", "mqtt"). */
 bool manager_notify(struct manager *mgr, const char *address, const char *source, const char *kind,
                     const char *category, const char *text, int64_t *ret_id, GError **error);
-/* The category byte of a name ("sms", "call", "email", "im", "app", ...), -1 if unknown. */
-int manager_alert_category(const char *name);
 /* Steps today, never less than what was stored today (after a restart, before the band reports). */
 long manager_steps_today(struct manager *mgr, struct band *band);
 

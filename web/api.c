@@ -79,10 +79,10 @@ static cJSON *band_json(struct manager *mgr, struct band *band)
 	cJSON_AddStringToObject(o, "address", band_address(band));
 	cJSON_AddStringToObject(o, "state", band_state_name(band_state(band)));
 	cJSON_AddStringToObject(o, "description", band_state_description(band));
-	if (band_battery(band) >= 0)
+	if (band_battery(band) >= 0) {
 		cJSON_AddNumberToObject(o, "battery", band_battery(band));
-	if (band_battery(band) >= 0)
 		cJSON_AddBoolToObject(o, "charging", band_charging(band));
+	}
 	if (steps >= 0)
 		cJSON_AddNumberToObject(o, "steps", (double)steps); /* today's, never below what was stored today */
 	if (band_heart_rate(band) > 0)
