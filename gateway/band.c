@@ -41,6 +41,7 @@ struct band {
 	unsigned suspect;          /* failures in a row that implicate the adapter, for the ladder */
 	bool away;                 /* the last Connect found nobody: discovery watches for its advertisements */
 	int battery, heart_rate;
+	int hr_interval;           /* all-day heart rate every N minutes (0: off), written on every ready; -1: left */
 	bool charging;
 	long steps;
 	char firmware[40];
@@ -310,6 +311,33 @@ static void set_time(struct band *band)
 	send(band, MIBAND2_CHR_TIME, buf, len, true);
 }
 
+/* What the band's clock said before we set it. A clock-less band (a year before 2000: it lost power, or was
+ * never set) has stamped the minutes it recorded with that clock; they cannot be placed in time, and a fetch
+ * from 2000 on passes over them, so say so once rather than store them under a wrong date. */
+static void clock_read(const GError *error, const uint8_t *value, size_t len, void *user_data)
+{
+	struct band *band = user_data;
+	struct miband2_time t;
+	g_autofree char *detail = NULL;
+	int64_t off;
+
+	if (error)
+		return; /* the link went; the next ready reads it again */
+	if (miband2_parse_time(value, len, &t) < 0) {
+		unsigned year = len >= 2 ? (unsigned)(value[0] | value[1] << 8) : 0;
+
+		detail = g_strdup_printf("the band's clock was not set (it read year %u); set it now. What it recorded "
+		                         "before now has no usable time and is not fetched", year);
+	} else if ((off = t.when.utc - g_get_real_time() / G_USEC_PER_SEC) > 600 || off < -600) {
+		detail = g_strdup_printf("the band's clock was %+" G_GINT64_FORMAT " s off; set it now", off);
+	}
+	if (!detail)
+		return;
+	band_log(band, G_LOG_LEVEL_MESSAGE, "%s", detail);
+	if (band->ops->event)
+		band->ops->event(band, "clock", detail, band->user_data);
+}
+
 static void firmware_read(const GError *error, const uint8_t *value, size_t len, void *user_data)
 {
 	struct band *band = user_data;
@@ -461,9 +489,16 @@ static void ready(struct band *band)
 	band->failures = band->suspect = 0;
 	/* In this order on the bus, before anyone hears "ready" and asks for a sync or an alert: the clock first
 	 * (history is stamped by it), every subscription (§10.1: 0004 and 0005 before a fetch), then the reads. */
+	bluez_read(band->bz, band->address, MIBAND2_CHR_TIME, band->attempt, clock_read, band);
 	set_time(band);
 	for (size_t i = 0; i < G_N_ELEMENTS(notify); i++)
 		bluez_start_notify(band->bz, band->address, notify[i], band->attempt, notify_started, band);
+	if (band->hr_interval >= 0) { /* §11.1: measured every N minutes into the history's heart rate byte */
+		uint8_t buf[MIBAND2_WRITE_MAX];
+
+		send(band, MIBAND2_CHR_HR_CTRL, buf, miband2_build_hr_interval(buf, sizeof(buf), (unsigned)band->hr_interval),
+		     true);
+	}
 	bluez_read(band->bz, band->address, MIBAND2_CHR_SW_REV, band->attempt, firmware_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_BATTERY, band->attempt, value_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_STEPS, band->attempt, value_read, band);
@@ -1036,6 +1071,29 @@ static bool command_now(struct band *band, const char *what, bool *ret_pending, 
 	return !*ret_pending;
 }
 
+/* §11.1 one-shot: continuous and manual off, then manual on; the reading arrives on 2A37 some seconds later. */
+bool band_measure_heart_rate(struct band *band, GError **error)
+{
+	static const struct {
+		enum miband2_hr_mode mode;
+		bool on;
+	} steps[] = { { MIBAND2_HR_MODE_CONTINUOUS, false }, { MIBAND2_HR_MODE_MANUAL, false },
+	              { MIBAND2_HR_MODE_MANUAL, true } };
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (!need_ready(band, "heart rate", error))
+		return false;
+	for (size_t i = 0; i < G_N_ELEMENTS(steps); i++)
+		send(band, MIBAND2_CHR_HR_CTRL, buf, miband2_build_hr_control(buf, sizeof(buf), steps[i].mode, steps[i].on),
+		     true);
+	return true;
+}
+
+void band_set_heart_rate_interval(struct band *band, int minutes)
+{
+	band->hr_interval = minutes;
+}
+
 /* A reboot asked while the band is away goes out when it is ready again, within REBOOT_PENDING_US. */
 bool band_reboot(struct band *band, GError **error)
 {
@@ -1155,6 +1213,7 @@ struct band *band_new(struct bluez *bz, const char *address, const uint8_t *key,
 	band->battery = -1;
 	band->steps = -1;
 	band->heart_rate = -1;
+	band->hr_interval = -1;
 	band->state = BAND_STATE_ABSENT;
 	band->description = g_strdup("Starting");
 	attempt(band);

@@ -99,6 +99,11 @@ bool band_factory_reset(struct band *band, GError **error);
 /* Fetch the activity history from the minute from (UTC; 0: everything the band has) up to now, in rounds.
  * Only on a ready band (else G_IO_ERROR_PENDING); a sync under way absorbs the request. */
 bool band_sync(struct band *band, int64_t from, GError **error);
+/* Measure the heart rate once (§11.1); the reading arrives as the heart_rate op. Only on a ready band. */
+bool band_measure_heart_rate(struct band *band, GError **error);
+/* All-day heart rate every minutes (1..120, 0 = off), written on every ready; -1 (the default) leaves the
+ * band's own setting. */
+void band_set_heart_rate_interval(struct band *band, int minutes);
 /* Play an alert; id comes back in alert_done. G_IO_ERROR_PENDING when not ready, G_IO_ERROR_BUSY while
  * another alert plays or its spacing runs. text: valid UTF-8 or NULL. */
 bool band_alert(struct band *band, int64_t id, enum band_alert_kind kind, int category, const char *text,

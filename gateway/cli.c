@@ -293,7 +293,7 @@ static bool valid_address(const char *a)
 bool cli_is_command(const char *word)
 {
 	static const char *const words[] = { "status", "scan", "pair", "reconnect", "reset", "repair", "reboot",
-	                                     "forget", "factory-reset", "sync", "notify", "export" };
+	                                     "forget", "factory-reset", "sync", "heart-rate", "notify", "export" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
 		if (strcmp(word, words[i]) == 0)

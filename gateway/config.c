@@ -44,6 +44,8 @@ static const struct key_def keys[] = {
 	  "seconds between activity history syncs while a band is connected, 60..86400", 60, 86400 },
 	{ "gateway", "retention_days", KEY_UINT, F(retention_days), "0", false,
 	  "days of history, readings and events to keep, 1..36500, or 0 to keep everything", 0, 36500 },
+	{ "gateway", "heart_rate_interval", KEY_UINT, F(heart_rate_interval), "10", false,
+	  "minutes between the band's own heart rate measurements, 1..120, or 0 for off", 0, 120 },
 	{ "mqtt", "enabled", KEY_BOOL, F(mqtt_enabled), "true", false, "true or false", 0, 0 },
 	{ "mqtt", "host", KEY_STRING, F(mqtt_host), "localhost", false, "a host name or address", 0, 0 },
 	{ "mqtt", "port", KEY_PORT, F(mqtt_port), "1883", false, "a port number 1..65535", 0, 0 },

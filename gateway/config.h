@@ -23,6 +23,7 @@ struct config {
 	unsigned adapter_watchdog; /* seconds of silence while looking before a power-cycle, 0 = never */
 	unsigned sync_interval;    /* seconds between history syncs of a connected band */
 	unsigned retention_days;   /* 0 = keep everything */
+	unsigned heart_rate_interval; /* minutes between all-day heart rate measurements, 0 = off */
 	/* [mqtt] */
 	bool mqtt_enabled;
 	char *mqtt_host;

@@ -18,7 +18,7 @@ static void usage(FILE *out)
 {
 	fputs("Usage: bandgate [run] [--config FILE]\n"
 	      "       bandgate status [--json] | scan | pair ADDRESS\n"
-	      "       bandgate reconnect|reset|repair|reboot|sync|forget ADDRESS | factory-reset ADDRESS --yes\n"
+	      "       bandgate reconnect|reset|repair|reboot|sync|heart-rate|forget ADDRESS | factory-reset ADDRESS --yes\n"
 	      "       bandgate notify ADDRESS TEXT [--category sms|call|email|im|app|...]\n"
 	      "                (the CLI asks the running daemon; --config names its config, --socket its API socket)\n"
 	      "       bandgate export ADDRESS [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format csv|json] [--daily]\n"

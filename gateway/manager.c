@@ -26,6 +26,7 @@ struct manager {
 	guint scan_timer;           /* an operator's scan window */
 	guint sync_timer, prune_timer;
 	unsigned retention_days;
+	unsigned hr_interval;       /* [gateway] heart_rate_interval, minutes */
 	GHashTable *live;           /* address -> struct live: what was last stored of the live values */
 };
 
@@ -512,6 +513,7 @@ static struct band *band_add(struct manager *mgr, const char *address, const uin
 {
 	struct band *band = band_new(mgr->bz, address, key, &band_ops, mgr);
 
+	band_set_heart_rate_interval(band, (int)mgr->hr_interval);
 	g_hash_table_insert(mgr->bands, g_strdup(band_address(band)), band);
 	return band;
 }
@@ -580,6 +582,8 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		return band_reboot(band, error);
 	if (strcmp(verb, "sync") == 0)
 		return start_sync(mgr, band, error);
+	if (strcmp(verb, "heart-rate") == 0)
+		return band_measure_heart_rate(band, error);
 	if (strcmp(verb, "factory-reset") == 0) {
 		if (!confirm) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -743,6 +747,7 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 	mgr->bands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)band_free);
 	mgr->live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	mgr->bz = bluez_new(cfg->adapter, &bluez_ops, mgr);
+	mgr->hr_interval = cfg->heart_rate_interval;
 	if (!load_bands(mgr, cfg, error)) {
 		manager_free(mgr);
 		return NULL;

@@ -17,6 +17,9 @@ from gi.repository import GLib  # noqa: E402
 ACTIVITY = "00000005-0000-3512-2118-0009af100700"
 STEPS = "00000007-0000-3512-2118-0009af100700"
 NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
+HR_MEAS = "00002a37-0000-1000-8000-00805f9b34fb"
+HR_CTRL = "00002a39-0000-1000-8000-00805f9b34fb"
+FROM_2000 = 946771200  # 2000-01-02 UTC: where a first sync starts
 
 
 class Sync(Gateway):
@@ -230,6 +233,67 @@ class Live(Sync):
         state = self.world.state(self.addr)
         self.assertNotEqual(state["state"], "ready")
         self.assertEqual(state["steps"], steps)
+
+
+class ClockLess(Sync):
+    """A band whose clock was never set (it reads 1999): it has recorded minutes under that clock."""
+    sim_args = ("--auto-tap", "1", "--days", "2")
+
+    def test_a_clock_less_band_gets_the_time_and_nothing_is_stored_under_a_wrong_date(self):
+        unset = 946641600  # 1999-12-31 12:00 UTC
+        self.world.control("SetClock", "(sxn)", self.addr, unset, 0)
+        began = time.time()
+        self.start()
+        deadline = time.monotonic() + 60
+        while not self.cursor()[1]:
+            self.assertLess(time.monotonic(), deadline, "the first sync never completed")
+            time.sleep(0.2)
+        band = self.world.band(self.addr)
+        self.assertLess(abs(band["clock"] - time.time()), 5, "the gateway did not set the band's clock")
+        events = self.world.db_rows("SELECT detail FROM events WHERE address = ? AND type = 'clock'", self.addr)
+        self.assertEqual(len(events), 1, events)
+        self.assertIn("not set (it read year 1999)", events[0][0])
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM events WHERE type = 'sync-failed'"), [(0,)])
+        # The 1999 minutes are not stored under any date; what the band recorded since it has the time is.
+        rows = self.stored()
+        self.assertTrue(all(r[0] >= began - 120 for r in rows), rows[:3])
+        self.world.control("Walk", "(su)", self.addr, 40)
+        time.sleep(61 - time.time() % 60)  # let the walked minute complete
+        self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
+        self.wait_synced(after=int(time.time()) - 1)
+        cursor, _ = self.cursor()
+        rows = self.stored()
+        self.assertEqual(rows, self.scripted(FROM_2000, cursor))
+        self.assertGreaterEqual(sum(r[3] for r in rows), 40)
+        # The next ready finds the clock right: no second event.
+        self.world.control("DropLink", "(s)", self.addr)
+        self.world.wait_state(self.addr, "ready", 60)
+        time.sleep(1)
+        self.assertEqual(len(self.world.db_rows("SELECT 1 FROM events WHERE type = 'clock'")), 1)
+
+
+class HeartRate(Sync):
+    sim_args = ("--auto-tap", "1", "--days", "1")
+
+    def test_all_day_measurement_is_switched_on_and_a_one_shot_reading_is_stored(self):
+        self.world.start_gateway([self.addr], gateway_extra="heart_rate_interval = 5\n")
+        self.world.wait_state(self.addr, "ready", 60)
+        self.world.control("SetHeartRate", "(su)", self.addr, 93)
+        deadline = time.monotonic() + 10
+        while bytes([0x14, 5]) not in [bytes(v) for _, u, v in self.world.writes(self.addr) if u == HR_CTRL]:
+            self.assertLess(time.monotonic(), deadline, "the all-day interval was never written")
+            time.sleep(0.2)
+        r = self.world.cli("heart-rate", self.addr)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        hr_writes = [bytes(v) for _, u, v in self.world.writes(self.addr) if u == HR_CTRL]
+        self.assertEqual(hr_writes[-3:], [bytes.fromhex("150100"), bytes.fromhex("150200"), bytes.fromhex("150201")])
+        self.wait_rows("SELECT 1 FROM heart_rate WHERE bpm = 93", timeout=20)
+        self.assertEqual(self.world.state(self.addr).get("heart_rate"), 93)
+        # A reading the band sends damaged is refused with an event, and the stored one stays.
+        self.world.control("SetFault", "(ssv)", self.addr, "truncate-next", GLib.Variant("(su)", (HR_MEAS, 1)))
+        self.assertEqual(self.world.cli("heart-rate", self.addr).returncode, 0)
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'rejected' AND detail LIKE '%heart rate%'", timeout=20)
+        self.assertEqual(self.world.db_rows("SELECT bpm FROM heart_rate WHERE address = ?", self.addr), [(93,)])
 
 
 class Alerts(Sync):

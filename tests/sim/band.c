@@ -81,6 +81,7 @@ struct sim_band {
 	int64_t oldest;          /* UTC second of the oldest stored minute */
 	unsigned story_days;     /* days of generated history before the clock: history_days, 0 once wiped */
 	GHashTable *minutes;     /* int64 minute start -> struct sim_sample: recorded over the generated story */
+	GArray *gaps;            /* struct gap: minutes never recorded because the clock jumped forward over them */
 
 	/* authentication (§4.6) */
 	bool has_key, has_pending_key, has_challenge, authenticated, refuse_auth;
@@ -144,10 +145,83 @@ int64_t sim_band_clock(const struct sim_band *band, int8_t *ret_tz_quarters)
 	return (band->clock_base_us + (sim_band_hook_now_us() - band->clock_mono_us)) / G_USEC_PER_SEC;
 }
 
+/* [from, to): UTC minute starts the band never recorded. */
+struct gap {
+	int64_t from, to;
+};
+
+/* INVENTED (the protocol document is silent on clock jumps): the band records each minute under the time its
+ * clock shows, so a clock set forward (a clock-less band getting the time) leaves the minutes it skipped
+ * unrecorded, and a clock set back records over what it finds. */
+static void clock_jumped(struct sim_band *band, int64_t old_utc, int64_t new_utc)
+{
+	int64_t from = floor_minute(old_utc), to = floor_minute(new_utc);
+
+	if (!band->gaps)
+		return; /* the first setting, at birth */
+	if (to > from + MINUTE) {
+		g_array_append_val(band->gaps, ((struct gap){ from, to }));
+		return;
+	}
+	for (guint i = band->gaps->len; i-- > 0;) {
+		struct gap *g = &g_array_index(band->gaps, struct gap, i);
+
+		if (g->from >= to)
+			g_array_remove_index(band->gaps, i);
+		else
+			g->to = MIN(g->to, to);
+	}
+}
+
+/* Minutes [from, to) were recorded after all: carve them out of the gaps. */
+static void fill_gaps(struct sim_band *band, int64_t from, int64_t to)
+{
+	for (guint i = band->gaps ? band->gaps->len : 0; i-- > 0;) {
+		struct gap g = g_array_index(band->gaps, struct gap, i);
+
+		if (g.to <= from || g.from >= to)
+			continue;
+		g_array_remove_index(band->gaps, i);
+		if (g.from < from)
+			g_array_append_val(band->gaps, ((struct gap){ g.from, from }));
+		if (g.to > to)
+			g_array_append_val(band->gaps, ((struct gap){ to, g.to }));
+	}
+}
+
+/* The gap minute lies in (its end in *ret_to), or false. */
+static bool in_gap(const struct sim_band *band, int64_t minute, int64_t *ret_to)
+{
+	for (guint i = 0; band->gaps && i < band->gaps->len; i++) {
+		const struct gap *g = &g_array_index(band->gaps, struct gap, i);
+
+		if (minute >= g->from && minute < g->to) {
+			*ret_to = g->to;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The last minute of the recorded run that holds minute: before the next gap, or INT64_MAX. */
+static int64_t run_end(const struct sim_band *band, int64_t minute)
+{
+	int64_t end = INT64_MAX;
+
+	for (guint i = 0; band->gaps && i < band->gaps->len; i++) {
+		const struct gap *g = &g_array_index(band->gaps, struct gap, i);
+
+		if (g->from > minute)
+			end = MIN(end, g->from - MINUTE);
+	}
+	return end;
+}
+
 /* A clock set back before the oldest minute brings the story's days before it along: the band has recorded
  * history_days up to whatever its clock says (after a factory reset, none). */
 void sim_band_set_clock(struct sim_band *band, int64_t utc, int8_t tz_quarters)
 {
+	clock_jumped(band, sim_band_clock(band, NULL), utc);
 	band->clock_base_us = utc * G_USEC_PER_SEC;
 	band->clock_mono_us = sim_band_hook_now_us();
 	band->tz = tz_quarters;
@@ -231,6 +305,7 @@ int sim_band_add_history(struct sim_band *band, int64_t start_utc, const struct 
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		record_minute(band, start + (int64_t)i * MINUTE, &samples[i]);
+	fill_gaps(band, start, start + (int64_t)n * MINUTE);
 	band->oldest = MIN(band->oldest, start);
 	return 0;
 }
@@ -238,10 +313,14 @@ int sim_band_add_history(struct sim_band *band, int64_t start_utc, const struct 
 size_t sim_band_history(struct sim_band *band, int64_t from_utc, int64_t to_utc, int64_t *ret_start,
                         struct sim_sample **ret)
 {
-	int64_t from = MAX(floor_minute(from_utc), band->oldest);
-	int64_t to = MIN(floor_minute(to_utc), last_complete_minute(band));
-	size_t n = from <= to ? (size_t)((to - from) / MINUTE + 1) : 0;
+	int64_t from = MAX(floor_minute(from_utc), band->oldest), gap_to;
+	int64_t to;
+	size_t n;
 
+	if (in_gap(band, from, &gap_to))
+		from = gap_to;
+	to = MIN(MIN(floor_minute(to_utc), last_complete_minute(band)), run_end(band, from));
+	n = from <= to ? (size_t)((to - from) / MINUTE + 1) : 0;
 	*ret_start = from;
 	*ret = n ? g_new(struct sim_sample, n) : NULL;
 	for (size_t i = 0; i < n; i++)
@@ -258,8 +337,13 @@ static uint32_t steps_today(const struct sim_band *band)
 	int64_t midnight = now - (((now + offset) % DAY) + DAY) % DAY;
 	uint32_t steps = 0;
 	struct sim_sample s;
+	int64_t gap_to;
 
 	for (int64_t m = MAX(midnight, band->oldest); m < now; m += MINUTE) {
+		if (in_gap(band, m, &gap_to)) {
+			m = gap_to - MINUTE;
+			continue;
+		}
 		minute_sample(band, m, &s);
 		steps += s.steps;
 	}
@@ -792,14 +876,18 @@ static void fetch_reply(struct sim_band *band, uint8_t command, uint8_t status)
 static void fetch_start(struct sim_band *band, const uint8_t *v, size_t len)
 {
 	uint8_t reply[15] = { 0x10, 0x01, 0x01 };
-	int64_t t, start, last = last_complete_minute(band);
+	int64_t t, start, gap_to, last = last_complete_minute(band);
 	uint64_t count = 0;
 
 	if (len != 10 || v[1] != 0x01 || !parse_local(v + 2, (int8_t)v[9], &t)) {
 		fetch_reply(band, 0x01, 0x04); /* INVENTED: only type 01 (activity) is known on the MB2 */
 		return;
 	}
+	/* A round is one contiguous run: it starts after a gap and stops before the next (§10.2). */
 	start = MAX(floor_minute(t), band->oldest);
+	if (in_gap(band, start, &gap_to))
+		start = gap_to;
+	last = MIN(last, run_end(band, start));
 	if (start <= last)
 		count = MIN((uint64_t)((last - start) / MINUTE + 1), (uint64_t)band->cfg.fetch_cap);
 	band->fetch = (struct transfer){ .prepared = true, .start = start, .count = (unsigned)count };
@@ -1087,6 +1175,7 @@ void sim_band_factory_reset(struct sim_band *band)
 	band->has_key = band->has_pending_key = false;
 	memset(band->key, 0, sizeof(band->key));
 	g_hash_table_remove_all(band->minutes);
+	g_array_set_size(band->gaps, 0);
 	band->story_days = 0;
 	band->oldest = floor_minute(sim_band_clock(band, NULL));
 	band->visible_while_connected = false;
@@ -1337,6 +1426,7 @@ struct sim_band *sim_band_new(const struct sim_band_config *cfg, const struct si
 	else
 		new_address(band);
 	init_world(band);
+	band->gaps = g_array_new(FALSE, FALSE, sizeof(struct gap));
 	return band;
 }
 
@@ -1350,6 +1440,7 @@ void sim_band_free(struct sim_band *band)
 	clear_source(&band->reboot_timer);
 	clear_source(&band->reset_timer);
 	g_hash_table_unref(band->minutes);
+	g_array_unref(band->gaps);
 	g_ptr_array_unref(band->writes);
 	g_ptr_array_unref(band->alerts);
 	g_rand_free(band->rand);

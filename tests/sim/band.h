@@ -193,14 +193,16 @@ void sim_band_set_refuse_auth(struct sim_band *band, bool refuse); /* answer eve
 void sim_band_reboot(struct sim_band *band);              /* as the firmware command 05 (§15) */
 void sim_band_factory_reset(struct sim_band *band);       /* as 06 0b 00 01 (§15): wiped, new address */
 /* The band's clock: UTC seconds and the zone byte (quarter hours, §6.1). Set by the client through 2A2B
- * or by a test (a clock-less band: a year before 2000). The clock runs on from there. */
+ * or by a test (a clock-less band: a year before 2000). The clock runs on from there. INVENTED: a clock set
+ * forward leaves the minutes it jumped over unrecorded (a gap); a history round never spans a gap. */
 void sim_band_set_clock(struct sim_band *band, int64_t utc, int8_t tz_quarters);
 int64_t sim_band_clock(const struct sim_band *band, int8_t *ret_tz_quarters);
 /* History: minutes keyed by UTC minute start. Adding overwrites the minutes it covers; the band keeps
  * recording (generated samples) every completed minute up to its clock. Minutes in the future are refused
  * (-EINVAL). */
 int sim_band_add_history(struct sim_band *band, int64_t start_utc, const struct sim_sample *samples, size_t n);
-/* The stored samples from..to (UTC, inclusive, minute-aligned down), as the band would send them. Returns
+/* The stored samples from..to (UTC, inclusive, minute-aligned down), as the band would send them: the first
+ * contiguous run from there, up to the next gap the clock left. Returns
  * the number written to *ret (a newly allocated array the caller g_free()s) and the first minute. */
 size_t sim_band_history(struct sim_band *band, int64_t from_utc, int64_t to_utc, int64_t *ret_start,
                         struct sim_sample **ret);

@@ -1261,6 +1261,30 @@ static void test_history_add_read(struct ctx *c, G_GNUC_UNUSED gconstpointer dat
 	g_assert_cmpint(sim_band_add_history(c->band, first + 60 * 60, APPENDIX_B, 1), ==, -EINVAL);
 }
 
+/* A clock-less band (1999) recording, then given the time: the minutes its clock jumped over were never
+ * recorded, so a round ends before the jump and a fetch from 2000 starts at the new clock's minutes. */
+static void test_fetch_clock_jump(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t unset = utc_of(1999, 12, 31, 12, 0, 0), now = appendix_b_utc(), got = 0;
+	g_autofree struct sim_sample *s = make_samples(10), *back = NULL;
+	g_autofree struct sim_sample *later = make_samples(3);
+
+	start_with_history(c, unset - 10 * 60, s, 10, 0);
+	sim_band_set_clock(c->band, now, 0);
+	g_assert_cmpint(sim_band_add_history(c->band, now - 3 * 60, later, 3), ==, 0);
+	/* before the jump: one round of the 1999 run only */
+	g_assert_cmpuint(fetch_start(c, unset - 3600, 0, &got), ==, 10);
+	g_assert_cmpint(got, ==, unset - 10 * 60);
+	g_assert_cmpuint(sim_band_history(c->band, unset - 3600, now, &got, &back), ==, 10);
+	g_assert_cmpmem(back, 10 * sizeof *back, s, 10 * sizeof *s);
+	/* from 2000 on: the minutes recorded since the clock was set, none of the gap */
+	g_assert_cmpuint(fetch_start(c, utc_of(2000, 1, 2, 0, 0, 0), 0, &got), ==, 3);
+	g_assert_cmpint(got, ==, now - 3 * 60);
+	g_clear_pointer(&back, g_free);
+	g_assert_cmpuint(sim_band_history(c->band, utc_of(2000, 1, 2, 0, 0, 0), now, &got, &back), ==, 3);
+	g_assert_cmpmem(back, 3 * sizeof *back, later, 3 * sizeof *later);
+}
+
 /* §10.1 step 3 / §10.5: a request before the oldest stored minute starts at that minute; one in the middle
  * starts where asked. */
 static void test_fetch_start_clamped(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
@@ -2016,6 +2040,7 @@ int main(int argc, char **argv)
 	ADD("fetch/appendix-b", test_fetch_appendix_b);
 	ADD("fetch/history-add-read", test_history_add_read);
 	ADD("fetch/start-clamped", test_fetch_start_clamped);
+	ADD("fetch/clock-jump", test_fetch_clock_jump);
 	ADD("fetch/rounds", test_fetch_rounds);
 	ADD("fetch/set-cap", test_fetch_set_cap);
 	ADD("fetch/counter-wraps", test_fetch_counter_wraps);
