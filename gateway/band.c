@@ -1071,6 +1071,14 @@ static bool command_now(struct band *band, const char *what, bool *ret_pending, 
 	return !*ret_pending;
 }
 
+bool band_set_time(struct band *band, GError **error)
+{
+	if (!need_ready(band, "set time", error))
+		return false;
+	set_time(band);
+	return true;
+}
+
 /* §11.1 one-shot: continuous and manual off, then manual on; the reading arrives on 2A37 some seconds later. */
 bool band_measure_heart_rate(struct band *band, GError **error)
 {

@@ -99,6 +99,8 @@ bool band_factory_reset(struct band *band, GError **error);
 /* Fetch the activity history from the minute from (UTC; 0: everything the band has) up to now, in rounds.
  * Only on a ready band (else G_IO_ERROR_PENDING); a sync under way absorbs the request. */
 bool band_sync(struct band *band, int64_t from, GError **error);
+/* Set the band's clock to the gateway's now (it is also set on every ready). Only on a ready band. */
+bool band_set_time(struct band *band, GError **error);
 /* Measure the heart rate once (§11.1); the reading arrives as the heart_rate op. Only on a ready band. */
 bool band_measure_heart_rate(struct band *band, GError **error);
 /* All-day heart rate every minutes (1..120, 0 = off), written on every ready; -1 (the default) leaves the

@@ -1,7 +1,9 @@
 /* bandgate: the daemon (start-up, signals, shutdown order) and, later, its command-line client. */
+#include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
@@ -11,6 +13,7 @@
 #include "db.h"
 #include "export.h"
 #include "manager.h"
+#include "mqtt.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -56,7 +59,9 @@ struct daemon {
 	struct db *db;
 	struct manager *manager;
 	struct web *web;
+	struct mqtt *mqtt;
 	guint watchdog;
+	bool restart;
 };
 
 static bool load_config(struct config *cfg, const char *path, GError **error)
@@ -100,6 +105,36 @@ static gboolean on_reload(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* MQTT's gateway "restart": leave the loop as for SIGTERM, then exec ourselves afresh (same PID, so systemd
+ * keeps following us). */
+static void on_restart(void *user_data)
+{
+	struct daemon *d = user_data;
+
+	g_message("restarting, as asked over MQTT");
+	d->restart = true;
+	g_main_loop_quit(d->loop);
+}
+
+static const struct mqtt_ops mqtt_ops = { .restart = on_restart };
+
+/* Where Home Assistant's "visit device" goes: the dashboard on [web] listen, by host name when it listens on
+ * every address. */
+static char *dashboard_url(const struct config *cfg)
+{
+	const char *colon = strrchr(cfg->web_listen, ':');
+	g_autofree char *host = NULL;
+
+	if (!cfg->web_enabled || !colon)
+		return NULL;
+	host = g_strndup(cfg->web_listen, (gsize)(colon - cfg->web_listen));
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0 || !*host) {
+		g_free(host);
+		host = g_strdup(g_get_host_name());
+	}
+	return g_strdup_printf("http://%s:%s/", host, colon + 1);
+}
+
 /* The watchdog is fed from the loop, so a stuck loop stops feeding it and systemd restarts us. */
 static gboolean feed_watchdog(gpointer user_data)
 {
@@ -108,9 +143,10 @@ static gboolean feed_watchdog(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-static int run_daemon(const char *config_path)
+static int run_daemon(const char *config_path, char **argv)
 {
 	struct daemon d = { .config_path = config_path };
+	g_autofree char *url = NULL;
 	g_autoptr(GError) error = NULL;
 	uint64_t watchdog_us = 0;
 	int status = 0;
@@ -134,6 +170,12 @@ static int run_daemon(const char *config_path)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
+	url = dashboard_url(&d.cfg);
+	if (d.cfg.mqtt_enabled && !(d.mqtt = mqtt_new(&d.cfg, d.manager, d.db, url, &mqtt_ops, &d, &error))) {
+		g_critical("%s", error->message);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	g_unix_signal_add(SIGTERM, on_quit, &d);
 	g_unix_signal_add(SIGINT, on_quit, &d);
 	g_unix_signal_add(SIGHUP, on_reload, &d);
@@ -143,6 +185,7 @@ static int run_daemon(const char *config_path)
 	g_main_loop_run(d.loop);
 	g_clear_handle_id(&d.watchdog, g_source_remove);
 out:
+	mqtt_free(d.mqtt);
 	web_free(d.web);
 	if (d.loop)
 		g_main_loop_unref(d.loop);
@@ -150,6 +193,11 @@ out:
 	db_free(d.db);
 	config_clear(&d.cfg);
 	g_message("stopped");
+	if (d.restart) {
+		execv("/proc/self/exe", argv);
+		g_critical("restart failed: %s", g_strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	return status;
 }
 
@@ -230,5 +278,5 @@ int main(int argc, char **argv)
 		return check_config(a.config_path);
 	if (a.command)
 		return run_cli(&a);
-	return run_daemon(a.config_path);
+	return run_daemon(a.config_path, argv);
 }

@@ -5,6 +5,7 @@
 #include "bluez.h"
 #include "db.h"
 #include "manager.h"
+#include "hub.h"
 #include "miband2.h"
 
 #define LIVE_STORE_US (60 * G_USEC_PER_SEC) /* live totals are written at most this often (and on leaving) */
@@ -28,6 +29,8 @@ struct manager {
 	unsigned retention_days;
 	unsigned hr_interval;       /* [gateway] heart_rate_interval, minutes */
 	GHashTable *live;           /* address -> struct live: what was last stored of the live values */
+	struct hub *hub;            /* what happened, after it was stored, to mqtt/ and web/ */
+	unsigned adapter_resets;
 };
 
 struct live {
@@ -36,11 +39,19 @@ struct live {
 	bool dirty;
 	int battery;
 	bool charging;
+	int heart_rate;             /* the newest reading, live or from the history; -1: none known */
+	int64_t heart_rate_time;    /* UTC s of it */
 };
 
 static int64_t now_s(void)
 {
 	return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+/* Tell the consumers; the database already has it. */
+static void emit(struct manager *mgr, enum hub_kind kind, const char *address)
+{
+	hub_emit(mgr->hub, &(struct hub_event){ .kind = kind, .address = address, .time = now_s() });
 }
 
 static bool valid_address(const char *address)
@@ -65,6 +76,7 @@ static void power_cycle(struct manager *mgr, const char *why, bool spaced)
 	}
 	mgr->last_power_cycle_us = now;
 	mgr->last_advert_us = now;
+	mgr->adapter_resets++;
 	g_message("power-cycling the adapter: %s", why);
 	bluez_adapter_power_cycle(mgr->bz);
 }
@@ -97,6 +109,7 @@ static struct live *live_of(struct manager *mgr, struct band *band)
 	if (!l) {
 		l = g_new0(struct live, 1);
 		l->battery = -1;
+		l->heart_rate = -1;
 		g_hash_table_insert(mgr->live, g_strdup(band_address(band)), l);
 	}
 	return l;
@@ -143,6 +156,7 @@ static void on_steps(struct band *band, long steps, long meters, long calories, 
 	l->dirty = true;
 	if (!l->stored_us || g_get_monotonic_time() - l->stored_us >= LIVE_STORE_US)
 		live_flush(mgr, band);
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 }
 
 static void on_battery(struct band *band, int level, bool charging, void *user_data)
@@ -157,6 +171,7 @@ static void on_battery(struct band *band, int level, bool charging, void *user_d
 	l->charging = charging;
 	if (!db_battery_add(mgr->db, band_address(band), now_s(), level, charging, &error))
 		g_warning("band %s: battery not stored: %s", band_address(band), error->message);
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 }
 
 static void on_heart_rate(struct band *band, int bpm, void *user_data)
@@ -164,8 +179,13 @@ static void on_heart_rate(struct band *band, int bpm, void *user_data)
 	struct manager *mgr = user_data;
 	g_autoptr(GError) error = NULL;
 
+	struct live *l = live_of(mgr, band);
+
 	if (!db_heart_rate_add(mgr->db, band_address(band), now_s(), bpm, &error))
 		g_warning("band %s: heart rate not stored: %s", band_address(band), error->message);
+	l->heart_rate = bpm;
+	l->heart_rate_time = now_s();
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 }
 
 static void on_event(struct band *band, const char *type, const char *detail, void *user_data)
@@ -175,9 +195,36 @@ static void on_event(struct band *band, const char *type, const char *detail, vo
 
 	if (!db_event_add(mgr->db, band_address(band), now_s(), type, detail, &error))
 		g_warning("band %s: event not stored: %s", band_address(band), error->message);
+	if (strcmp(type, "button") == 0)
+		emit(mgr, HUB_BAND_BUTTON, band_address(band));
 }
 
 /* ---- history ---- */
+
+static long steps_of(const struct db_sample *rows, size_t n)
+{
+	long steps = 0;
+
+	for (size_t i = 0; i < n; i++)
+		steps += rows[i].steps;
+	return steps;
+}
+
+/* The all-day measurements come in the history's heart rate byte: the newest is the band's current value. */
+static void history_heart_rate(struct manager *mgr, struct band *band, const struct db_sample *rows, size_t n)
+{
+	struct live *l = live_of(mgr, band);
+
+	for (size_t i = n; i-- > 0;) {
+		if (rows[i].heart_rate == MIBAND2_HR_NONE || rows[i].heart_rate == 0)
+			continue;
+		if (rows[i].minute > l->heart_rate_time) {
+			l->heart_rate = rows[i].heart_rate;
+			l->heart_rate_time = rows[i].minute;
+		}
+		return;
+	}
+}
 
 static bool on_history(struct band *band, int64_t first, int tz, const struct miband2_sample *samples, size_t n,
                        int64_t next, void *user_data)
@@ -195,6 +242,9 @@ static bool on_history(struct band *band, int64_t first, int tz, const struct mi
 		return false;
 	}
 	g_debug("band %s: stored %zu minutes of history", band_address(band), n);
+	history_heart_rate(mgr, band, rows, n);
+	hub_emit(mgr->hub, &(struct hub_event){ .kind = HUB_BAND_HISTORY, .address = band_address(band), .time = now_s(),
+	                                        .first = rows[0].minute, .n = n, .steps = steps_of(rows, n) });
 	return true;
 }
 
@@ -207,6 +257,7 @@ static void on_sync_done(struct band *band, bool ok, const char *why, void *user
 		g_warning("band %s: %s", band_address(band), error->message);
 	if (!ok)
 		on_event(band, "sync-failed", why, mgr);
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 }
 
 /* A sync from the stored cursor: the one way in, for ready, the timer and the operator's action. */
@@ -288,11 +339,15 @@ static void on_alert_done(struct band *band, int64_t id, const char *why, void *
 	if (why && db_notify_get(mgr->db, id, &n, NULL))
 		status = n.attempts + 1 >= ALERT_ATTEMPTS ? DB_NOTIFY_FAILED : DB_NOTIFY_QUEUED;
 	db_notification_clear(&n);
-	if (!db_notify_attempt(mgr->db, id, status, now_s(), why, &error))
+	if (!db_notify_attempt(mgr->db, id, status, now_s(), why, &error)) {
 		g_warning("band %s: alert %" G_GINT64_FORMAT ": %s", band_address(band), id, error->message);
-	else if (why)
+		return;
+	}
+	if (why)
 		g_message("band %s: alert %" G_GINT64_FORMAT " not delivered (%s)%s", band_address(band), id, why,
 		          status == DB_NOTIFY_FAILED ? "; given up" : "; it stays queued");
+	hub_emit(mgr->hub, &(struct hub_event){ .kind = HUB_NOTIFICATION, .address = band_address(band), .time = now_s(),
+	                                        .id = id, .status = db_notify_status_name(status), .error = why });
 }
 
 static void on_alert_idle(struct band *band, void *user_data)
@@ -340,6 +395,7 @@ static void on_state_changed(struct band *band, void *user_data)
 		live_flush(mgr, band);
 	}
 	update_discovery(mgr);
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 }
 
 static void on_key_changed(struct band *band, const uint8_t *key, void *user_data)
@@ -364,6 +420,8 @@ static void on_address_changed(struct band *band, const char *old, void *user_da
 	g_hash_table_insert(mgr->bands, g_strdup(band_address(band)), band);
 	if (!db_band_move(mgr->db, old, band_address(band), &error))
 		g_warning("band %s: could not follow it to %s: %s", old, band_address(band), error->message);
+	hub_emit(mgr->hub, &(struct hub_event){ .kind = HUB_BAND_MOVED, .address = band_address(band), .time = now_s(),
+	                                        .old_address = old });
 }
 
 static void on_firmware(struct band *band, const char *version, void *user_data)
@@ -373,6 +431,7 @@ static void on_firmware(struct band *band, const char *version, void *user_data)
 
 	if (!db_band_set_firmware(mgr->db, band_address(band), version, &error))
 		g_warning("band %s: %s", band_address(band), error->message);
+	emit(mgr, HUB_BAND_CHANGED, band_address(band));
 	pump_alerts(mgr, band);
 }
 
@@ -533,6 +592,7 @@ bool manager_add(struct manager *mgr, const char *address, GError **error)
 	if (!db_band_add(mgr->db, upper, error))
 		return false;
 	band_add(mgr, upper, NULL);
+	emit(mgr, HUB_BAND_ADDED, upper);
 	update_discovery(mgr);
 	return true;
 }
@@ -584,6 +644,8 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		return start_sync(mgr, band, error);
 	if (strcmp(verb, "heart-rate") == 0)
 		return band_measure_heart_rate(band, error);
+	if (strcmp(verb, "set-time") == 0)
+		return band_set_time(band, error);
 	if (strcmp(verb, "factory-reset") == 0) {
 		if (!confirm) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -596,9 +658,13 @@ bool manager_command(struct manager *mgr, const char *verb, const char *address,
 		/* The rows first: if they cannot go, the band stays managed and untouched rather than half-forgotten. */
 		if (!db_band_forget(mgr->db, band_address(band), error))
 			return false;
+		g_autofree char *gone = g_strdup(band_address(band));
+
 		band_forget(band);
-		g_hash_table_remove(mgr->bands, band_address(band));
+		g_hash_table_remove(mgr->bands, gone);
+		g_hash_table_remove(mgr->live, gone);
 		update_discovery(mgr);
+		emit(mgr, HUB_BAND_REMOVED, gone);
 		return true;
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown action '%s'", verb);
@@ -649,6 +715,7 @@ bool manager_notify(struct manager *mgr, const char *address, const char *source
 {
 	struct band *band = manager_band(mgr, address);
 	int cat = category ? alert_category(category) : MIBAND2_ALERT_CATEGORY_SMS;
+	int64_t id = 0;
 
 	if (!band) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no managed band has the address '%s'",
@@ -662,8 +729,12 @@ bool manager_notify(struct manager *mgr, const char *address, const char *source
 	}
 	if (!alert_valid(kind, text, error) ||
 	    !db_notify_add(mgr->db, band_address(band), source, kind, cat, NULL, strcmp(kind, "text") == 0 ? text : NULL,
-	                   now_s(), ret_id, error))
+	                   now_s(), &id, error))
 		return false;
+	if (ret_id)
+		*ret_id = id;
+	hub_emit(mgr->hub, &(struct hub_event){ .kind = HUB_NOTIFICATION, .address = band_address(band), .time = now_s(),
+	                                        .id = id, .status = "queued", .source = source });
 	pump_alerts(mgr, band);
 	return true;
 }
@@ -746,6 +817,7 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 	mgr->db = db;
 	mgr->bands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)band_free);
 	mgr->live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	mgr->hub = hub_new();
 	mgr->bz = bluez_new(cfg->adapter, &bluez_ops, mgr);
 	mgr->hr_interval = cfg->heart_rate_interval;
 	if (!load_bands(mgr, cfg, error)) {
@@ -787,5 +859,45 @@ void manager_free(struct manager *mgr)
 	g_hash_table_unref(mgr->bands);
 	g_hash_table_unref(mgr->live);
 	bluez_free(mgr->bz);
+	hub_free(mgr->hub);
 	g_free(mgr);
+}
+
+struct hub *manager_hub(struct manager *mgr)
+{
+	return mgr->hub;
+}
+
+unsigned manager_adapter_resets(struct manager *mgr)
+{
+	return mgr->adapter_resets;
+}
+
+void manager_snapshot(struct manager *mgr, struct band *band, struct manager_snapshot *ret)
+{
+	struct live *l = live_of(mgr, band);
+	struct bluez_device_info info;
+	int64_t cursor = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	g_strlcpy(ret->address, band_address(band), sizeof(ret->address));
+	for (size_t i = 0, j = 0; ret->address[i] && j < sizeof(ret->id) - 1; i++)
+		if (ret->address[i] != ':')
+			ret->id[j++] = g_ascii_tolower(ret->address[i]);
+	ret->state = band_state_name(band_state(band));
+	ret->description = band_state_description(band);
+	ret->connected = band_state(band) == BAND_STATE_READY;
+	ret->steps = manager_steps_today(mgr, band); /* also loads today's stored totals after a restart */
+	ret->meters = l->totals.day[0] ? (long)l->totals.meters : -1;
+	ret->calories = l->totals.day[0] ? (long)l->totals.calories : -1;
+	ret->battery = band_battery(band) >= 0 ? band_battery(band) : l->battery;
+	ret->charging = band_battery(band) >= 0 ? band_charging(band) : l->charging;
+	ret->heart_rate = l->heart_rate;
+	if (!db_sync_get(mgr->db, band_address(band), &cursor, &ret->last_sync, NULL))
+		ret->last_sync = 0;
+	ret->firmware = band_firmware(band);
+	if (bluez_device_info(mgr->bz, band_address(band), &info) && info.has_rssi) {
+		ret->has_rssi = true;
+		ret->rssi = info.rssi;
+	}
 }

@@ -21,7 +21,7 @@ struct band *manager_band(struct manager *mgr, const char *address);
 
 /* Start managing a band (pairing it on first connection). Idempotent. */
 bool manager_add(struct manager *mgr, const char *address, GError **error);
-/* verb: reconnect, reset, repair, reboot, sync, factory-reset (confirm must be true), forget. The result shows as
+/* verb: reconnect, reset, repair, reboot, sync, heart-rate, set-time, factory-reset (confirm must be true), forget. The result shows as
  * state changes; an error says why the action could not start. */
 bool manager_command(struct manager *mgr, const char *verb, const char *address, bool confirm, GError **error);
 
@@ -42,3 +42,27 @@ struct manager_seen {
 	bool managed;
 };
 GArray *manager_seen(struct manager *mgr); /* of struct manager_seen */
+
+/* The event flow: subscribe to hear of every change after it was stored (hub.h). */
+struct hub *manager_hub(struct manager *mgr);
+/* Adapter power-cycles since start. */
+unsigned manager_adapter_resets(struct manager *mgr);
+
+/* What a front shows of a band, in one read. Strings live as long as the band does, until the next change. */
+struct manager_snapshot {
+	char address[18];
+	char id[13];             /* the address in lower case without colons, for topics and URLs */
+	const char *state;       /* band_state_name() */
+	const char *description; /* one sentence for a person */
+	bool connected;          /* ready: connected and authenticated */
+	long steps;              /* today, never below what was stored today */
+	long meters, calories;   /* today; -1 while unknown */
+	int battery;             /* %, -1 while unknown */
+	bool charging;
+	int heart_rate;          /* the newest reading (live or all-day), -1 while none */
+	int64_t last_sync;       /* UTC s of the last complete history sync, 0: never */
+	const char *firmware;    /* "" while unknown */
+	bool has_rssi;
+	int rssi;
+};
+void manager_snapshot(struct manager *mgr, struct band *band, struct manager_snapshot *ret);

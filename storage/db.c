@@ -23,7 +23,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* The schema, one step per version: migrations[i] takes a file from version i to i + 1 and ends by setting
  * that version, in the same transaction, so a crash leaves the file at a version we know. A step that has
- * shipped is never edited; a change is a new step at the end (the MQTT outbox comes as 3), with
+ * shipped is never edited; a change is a new step at the end, with
  * DB_SCHEMA_VERSION raised and a hand-written file of the previous version added to tests/unit/test-db.c to
  * migrate from.
  *
@@ -107,6 +107,21 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"CREATE INDEX notifications_by_band ON notifications (address, status, id);"
 	"PRAGMA user_version = 2;",
+	/* 3: the MQTT outbox. A message is a row before it is published and is deleted when the broker
+	 * acknowledges it, so neither a broker outage nor our own crash loses it; id order is publish order.
+	 * Rows do not reference bands: a forgotten band's last messages (its removal from Home Assistant) must
+	 * still go out. coalesce marks a retained state whose newer row replaces the older. */
+	"CREATE TABLE outbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" topic TEXT NOT NULL CHECK (topic <> ''),"
+	" payload BLOB NOT NULL,"
+	" qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),"
+	" retain INTEGER NOT NULL CHECK (retain IN (0, 1)),"
+	" coalesce INTEGER NOT NULL CHECK (coalesce IN (0, 1)),"
+	" created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX outbox_coalesced ON outbox (topic) WHERE coalesce = 1;"
+	"PRAGMA user_version = 3;",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);
 
@@ -1307,4 +1322,108 @@ bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **erro
 	if (ret_deleted)
 		*ret_deleted = deleted;
 	return true;
+}
+
+/* ---- the MQTT outbox ---- */
+
+static bool outbox_insert(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_dropped,
+                          GError **error)
+{
+	g_autoptr(sqlite3_stmt) drop = NULL, insert = NULL, trim = NULL;
+
+	if (msg->coalesce) {
+		drop = query(db, "DELETE FROM outbox WHERE coalesce = 1 AND topic = ?1", ARGS(ARG_TEXT(msg->topic)), error);
+		if (!run(db, drop, NULL, error))
+			return false;
+	}
+	insert = query(db, "INSERT INTO outbox (topic, payload, qos, retain, coalesce, created) "
+	               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	               ARGS(ARG_TEXT(msg->topic), ARG_BLOB(msg->payload ? msg->payload : "", msg->len),
+	                    ARG_INT(msg->qos), ARG_INT(msg->retain), ARG_INT(msg->coalesce), ARG_INT(msg->created)),
+	               error);
+	if (!run(db, insert, NULL, error))
+		return false;
+	if (!limit)
+		return true;
+	/* Over the bound: the oldest go, states and events alike (a newer state is on its way for each band). */
+	trim = query(db, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id "
+	             "LIMIT max(0, (SELECT count(*) FROM outbox) - ?1))", ARGS(ARG_INT(limit)), error);
+	if (!run(db, trim, NULL, error))
+		return false;
+	*ret_dropped = sqlite3_changes64(db->sqlite);
+	return true;
+}
+
+bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_id,
+                   int64_t *ret_dropped, GError **error)
+{
+	int64_t dropped = 0, id;
+
+	if (!msg->topic || !*msg->topic)
+		return invalid(error, "an outbox message needs a topic");
+	if (!check_range(msg->qos, 0, 2, "the QoS", error) || !check_time(msg->created, error))
+		return false;
+	if (!begin(db, error))
+		return false;
+	if (!outbox_insert(db, msg, limit, &dropped, error)) {
+		finish(db, false, NULL);
+		return false;
+	}
+	id = sqlite3_last_insert_rowid(db->sqlite);
+	if (!finish(db, true, error))
+		return false;
+	if (ret_id)
+		*ret_id = id;
+	if (ret_dropped)
+		*ret_dropped = dropped;
+	return true;
+}
+
+static void outbox_msg_free(gpointer p)
+{
+	struct db_outbox_msg *m = p;
+
+	g_free(m->topic);
+	g_free(m->payload);
+	g_free(m);
+}
+
+static void *read_outbox_row(sqlite3_stmt *stmt)
+{
+	struct db_outbox_msg *m = g_new0(struct db_outbox_msg, 1);
+	const void *blob = sqlite3_column_blob(stmt, 2);
+
+	m->id = sqlite3_column_int64(stmt, 0);
+	m->topic = column_strdup(stmt, 1);
+	m->len = (size_t)sqlite3_column_bytes(stmt, 2);
+	m->payload = g_malloc(m->len + 1);
+	if (m->len)
+		memcpy(m->payload, blob, m->len);
+	m->payload[m->len] = 0;
+	m->qos = sqlite3_column_int(stmt, 3);
+	m->retain = sqlite3_column_int(stmt, 4) != 0;
+	m->coalesce = sqlite3_column_int(stmt, 5) != 0;
+	m->created = sqlite3_column_int64(stmt, 6);
+	return m;
+}
+
+GPtrArray *db_outbox_next(struct db *db, int64_t after, unsigned max, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, "SELECT id, topic, payload, qos, retain, coalesce, created FROM outbox "
+	                                     "WHERE id > ?1 ORDER BY id LIMIT ?2",
+	                                     ARGS(ARG_INT(after), ARG_INT(max ? (int64_t)max : -1)), error);
+
+	return stmt ? collect(db, stmt, read_outbox_row, outbox_msg_free, error) : NULL;
+}
+
+bool db_outbox_delete(struct db *db, int64_t id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = query(db, "DELETE FROM outbox WHERE id = ?1", ARGS(ARG_INT(id)), error);
+
+	return run(db, stmt, NULL, error);
+}
+
+bool db_outbox_count(struct db *db, int64_t *ret, GError **error)
+{
+	return query_int(db, "SELECT count(*) FROM outbox", ret, error);
 }

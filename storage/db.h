@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* The newest schema this code knows; a file with a higher PRAGMA user_version is refused. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_KEY_SIZE 16
 
 struct db;
@@ -180,3 +180,27 @@ const char *db_notify_status_name(enum db_notify_status status);
  * by their updated time) notifications older than before (UTC seconds), in one transaction; queued
  * notifications and bands are never pruned. *ret_deleted (may be NULL): rows removed. */
 bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **error);
+
+/* ---- the MQTT outbox: written before publishing, deleted on the broker's acknowledgement ---- */
+
+struct db_outbox_msg {
+	int64_t id;
+	char *topic;
+	char *payload;   /* len bytes, NUL-terminated when read back */
+	size_t len;
+	int qos;         /* 0..2 */
+	bool retain;
+	bool coalesce;   /* a state: a newer row with the same topic replaces this one */
+	int64_t created; /* UTC seconds */
+};
+
+/* Appends msg (id ignored) in one transaction: a coalescing message first deletes the older coalescing rows of
+ * its topic; then, when limit > 0 and the outbox holds more rows than limit, the oldest go (*ret_dropped counts
+ * them). *ret_id (may be NULL) is the new row. */
+bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_id,
+                   int64_t *ret_dropped, GError **error);
+/* Up to max rows (0 = all) with id > after, in id order, as struct db_outbox_msg * (the array frees them). */
+GPtrArray *db_outbox_next(struct db *db, int64_t after, unsigned max, GError **error);
+/* Deleting an id that is gone (coalesced or trimmed meanwhile) is not an error. */
+bool db_outbox_delete(struct db *db, int64_t id, GError **error);
+bool db_outbox_count(struct db *db, int64_t *ret, GError **error);

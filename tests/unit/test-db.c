@@ -46,6 +46,65 @@
 	"INSERT INTO events (address, time, type, detail) VALUES ('" A "', 210, 'connected', NULL);" \
 	"INSERT INTO events (address, time, type, detail) VALUES (NULL, 220, 'adapter-reset', 'watchdog');"
 
+/* Version 2's step as it shipped, for a file of version 1. */
+#define STEP_V2 \
+	"ALTER TABLE bands ADD COLUMN sync_cursor INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE bands ADD COLUMN last_sync INTEGER NOT NULL DEFAULT 0;" \
+	"CREATE TABLE activity (" \
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE," \
+	" minute INTEGER NOT NULL CHECK (minute % 60 = 0)," \
+	" tz INTEGER NOT NULL CHECK (tz BETWEEN -48 AND 56)," \
+	" kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 255)," \
+	" intensity INTEGER NOT NULL CHECK (intensity BETWEEN 0 AND 255)," \
+	" steps INTEGER NOT NULL CHECK (steps BETWEEN 0 AND 255)," \
+	" heart_rate INTEGER CHECK (heart_rate BETWEEN 0 AND 254)," \
+	" PRIMARY KEY (address, minute)" \
+	") STRICT, WITHOUT ROWID;" \
+	"CREATE TABLE daily_totals (" \
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE," \
+	" day TEXT NOT NULL CHECK (day GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]')," \
+	" steps INTEGER NOT NULL CHECK (steps >= 0)," \
+	" meters INTEGER NOT NULL CHECK (meters >= 0)," \
+	" calories INTEGER NOT NULL CHECK (calories >= 0)," \
+	" updated INTEGER NOT NULL," \
+	" PRIMARY KEY (address, day)" \
+	") STRICT, WITHOUT ROWID;" \
+	"CREATE TABLE battery (" \
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE," \
+	" time INTEGER NOT NULL," \
+	" level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 100)," \
+	" charging INTEGER NOT NULL CHECK (charging IN (0, 1))" \
+	") STRICT;" \
+	"CREATE INDEX battery_by_band ON battery (address, time);" \
+	"CREATE TABLE heart_rate (" \
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE," \
+	" time INTEGER NOT NULL," \
+	" bpm INTEGER NOT NULL CHECK (bpm BETWEEN 1 AND 254)" \
+	") STRICT;" \
+	"CREATE INDEX heart_rate_by_band ON heart_rate (address, time);" \
+	"CREATE TABLE notifications (" \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" address TEXT NOT NULL REFERENCES bands (address) ON UPDATE CASCADE ON DELETE CASCADE," \
+	" source TEXT NOT NULL CHECK (source <> '')," \
+	" kind TEXT NOT NULL CHECK (kind IN ('text', 'vibrate', 'find'))," \
+	" category INTEGER NOT NULL CHECK (category BETWEEN 0 AND 255)," \
+	" title TEXT," \
+	" text TEXT," \
+	" status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed'))," \
+	" attempts INTEGER NOT NULL CHECK (attempts >= 0)," \
+	" created INTEGER NOT NULL," \
+	" updated INTEGER NOT NULL," \
+	" error TEXT" \
+	") STRICT;" \
+	"CREATE INDEX notifications_by_band ON notifications (address, status, id);" \
+	"PRAGMA user_version = 2;"
+
+#define DATA_V2 \
+	"INSERT INTO activity VALUES ('" A "', 1710050400, 4, 80, 30, 12, 71);" \
+	"UPDATE bands SET sync_cursor = 1710050460, last_sync = 1710050500 WHERE address = '" A "';" \
+	"INSERT INTO notifications (address, source, kind, category, text, status, attempts, created, updated) " \
+	"VALUES ('" A "', 'cli', 'text', 5, 'hello', 'queued', 0, 300, 300);"
+
 static const uint8_t key_a[DB_KEY_SIZE] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
 struct fixture {
@@ -1553,6 +1612,7 @@ static void assert_readonly_refused(const char *path, int code, const char *word
 static void test_readonly_refused(struct fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *newer = NULL;
 
 	(void)data;
 	g_assert_null(db_open_readonly(f->path, &error));
@@ -1569,7 +1629,8 @@ static void test_readonly_refused(struct fixture *f, gconstpointer data)
 	sql_script(f->path, SCHEMA_V1 DATA_V1);
 	assert_readonly_refused(f->path, G_IO_ERROR_NOT_SUPPORTED, "start the bandgate daemon once to migrate it");
 	g_assert_cmpint(sql_int(f->path, "PRAGMA user_version"), ==, 1);
-	sql_script(f->path, "PRAGMA user_version = 3;");
+	newer = g_strdup_printf("PRAGMA user_version = %d;", DB_SCHEMA_VERSION + 1);
+	sql_script(f->path, newer);
 	assert_readonly_refused(f->path, G_IO_ERROR_NOT_SUPPORTED, "newer than this bandgate knows");
 	g_assert_cmpint(g_unlink(f->path), ==, 0);
 	sql_script(f->path, "CREATE TABLE photos (id INTEGER PRIMARY KEY);");
@@ -1606,6 +1667,131 @@ static void assert_invalid_v2(struct db *db, const char *bad)
 }
 
 /* Band A of a migrated file starts never synced and takes every kind of version 2's rows. */
+/* From the file version 2 left: history, cursor and queued notifications kept; the outbox is new and empty. */
+static void test_migrate_from_v2(struct fixture *f, gconstpointer data)
+{
+	g_autofree char *fresh = g_build_filename(f->dir, "fresh.db", NULL);
+	g_autofree char *schema_fresh = NULL, *schema_migrated = NULL;
+	g_autoptr(GPtrArray) queued = NULL;
+	g_autoptr(GArray) samples = NULL;
+	int64_t n = -1;
+	struct db *db;
+
+	(void)data;
+	sql_script(f->path, SCHEMA_V1 DATA_V1 STEP_V2 DATA_V2);
+	db = open_ok(f->path);
+	g_assert_cmpint(db_schema_version(db), ==, DB_SCHEMA_VERSION);
+	assert_cursor(db, A, 1710050460, 1710050500);
+	samples = range(db, A, 0, INT64_MAX);
+	g_assert_cmpuint(samples->len, ==, 1);
+	g_assert_cmpint(g_array_index(samples, struct db_sample, 0).heart_rate, ==, 71);
+	queued = db_notify_queued(db, A, NULL);
+	g_assert_cmpuint(queued->len, ==, 1);
+	g_assert_true(db_outbox_count(db, &n, NULL));
+	g_assert_cmpint(n, ==, 0);
+	db_free(db);
+	db_free(open_ok(fresh));
+	schema_fresh = sql_schema(fresh);
+	schema_migrated = sql_schema(f->path);
+	g_assert_cmpstr(schema_migrated, ==, schema_fresh);
+}
+
+static int64_t outbox_add(struct db *db, const char *topic, const char *payload, bool coalesce, unsigned limit,
+                          int64_t *ret_dropped)
+{
+	const struct db_outbox_msg m = { .topic = (char *)topic, .payload = (char *)payload, .len = strlen(payload),
+	                                 .qos = 1, .retain = coalesce, .coalesce = coalesce, .created = T0 };
+	g_autoptr(GError) error = NULL;
+	int64_t id = 0;
+
+	g_assert_true(db_outbox_add(db, &m, limit, &id, ret_dropped, &error));
+	g_assert_no_error(error);
+	return id;
+}
+
+static char *outbox_topics(struct db *db)
+{
+	g_autoptr(GPtrArray) rows = db_outbox_next(db, 0, 0, NULL);
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < rows->len; i++) {
+		const struct db_outbox_msg *m = rows->pdata[i];
+		g_string_append_printf(s, "%s%s=%s", i ? " " : "", m->topic, m->payload);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* In order; a state replaces the older state of its topic (and moves to the end); events never coalesce. */
+static void test_outbox_order_and_coalescing(struct fixture *f, gconstpointer data)
+{
+	struct db *db = open_ok(f->path);
+	g_autofree char *got = NULL;
+	g_autoptr(GPtrArray) rows = NULL;
+	int64_t first, n = 0;
+
+	(void)data;
+	first = outbox_add(db, "b/x/state", "1", true, 0, NULL);
+	outbox_add(db, "b/x/event", "press", false, 0, NULL);
+	outbox_add(db, "b/y/state", "a", true, 0, NULL);
+	outbox_add(db, "b/x/event", "press", false, 0, NULL);
+	outbox_add(db, "b/x/state", "2", true, 0, NULL);
+	got = outbox_topics(db);
+	g_assert_cmpstr(got, ==, "b/x/event=press b/y/state=a b/x/event=press b/x/state=2");
+	rows = db_outbox_next(db, first + 1, 2, NULL);
+	g_assert_cmpuint(rows->len, ==, 2);
+	g_assert_cmpstr(((struct db_outbox_msg *)rows->pdata[0])->topic, ==, "b/y/state");
+	g_assert_true(((struct db_outbox_msg *)rows->pdata[0])->retain);
+	g_assert_cmpint(((struct db_outbox_msg *)rows->pdata[0])->qos, ==, 1);
+	/* Deleting on acknowledgement; an id already gone is fine. */
+	g_assert_true(db_outbox_delete(db, ((struct db_outbox_msg *)rows->pdata[0])->id, NULL));
+	g_assert_true(db_outbox_delete(db, first, NULL));
+	g_assert_true(db_outbox_count(db, &n, NULL));
+	g_assert_cmpint(n, ==, 3);
+	db_free(db);
+	db = open_ok(f->path);
+	g_clear_pointer(&got, g_free);
+	got = outbox_topics(db);
+	g_assert_cmpstr(got, ==, "b/x/event=press b/x/event=press b/x/state=2");
+	db_free(db);
+}
+
+/* Bounded: past the limit the oldest rows go and are counted; bad messages are refused and change nothing. */
+static void test_outbox_bound_and_bad_input(struct fixture *f, gconstpointer data)
+{
+	struct db *db = open_ok(f->path);
+	const struct db_outbox_msg no_topic = { .topic = "", .payload = "x", .len = 1, .qos = 1, .created = T0 };
+	const struct db_outbox_msg bad_qos = { .topic = "t", .payload = "x", .len = 1, .qos = 3, .created = T0 };
+	const char binary[3] = { 0, (char)0xff, 'x' };
+	const struct db_outbox_msg bin = { .topic = "bin", .payload = (char *)binary, .len = 3, .qos = 0, .created = T0 };
+	g_autoptr(GPtrArray) rows = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *got = NULL;
+	int64_t dropped = -1, n = 0;
+
+	(void)data;
+	for (int i = 0; i < 5; i++) {
+		char payload[8];
+		g_snprintf(payload, sizeof payload, "%d", i);
+		outbox_add(db, "e", payload, false, 3, &dropped);
+	}
+	g_assert_cmpint(dropped, ==, 1);
+	got = outbox_topics(db);
+	g_assert_cmpstr(got, ==, "e=2 e=3 e=4");
+	g_assert_false(db_outbox_add(db, &no_topic, 0, NULL, NULL, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+	g_assert_false(db_outbox_add(db, &bad_qos, 0, NULL, NULL, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_true(db_outbox_count(db, &n, NULL));
+	g_assert_cmpint(n, ==, 3);
+	/* Payloads are bytes, not text. */
+	g_assert_true(db_outbox_add(db, &bin, 0, NULL, NULL, NULL));
+	rows = db_outbox_next(db, 0, 0, NULL);
+	g_assert_cmpuint(rows->len, ==, 4);
+	g_assert_cmpmem(((struct db_outbox_msg *)rows->pdata[3])->payload, 3, binary, 3);
+	db_free(db);
+}
+
 static void migrated_usable(struct db *db, const char *path)
 {
 	const struct db_sample s = sample(T0, 4, 9, 0xff);
@@ -1649,6 +1835,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/db/open/read-only", test_read_only);
 	ADD("/db/migrate/from-empty-file", test_migrate_from_empty_file);
 	ADD("/db/migrate/from-v1", test_migrate_from_v1);
+	ADD("/db/migrate/from-v2", test_migrate_from_v2);
+	ADD("/db/outbox/order-and-coalescing", test_outbox_order_and_coalescing);
+	ADD("/db/outbox/bound-and-bad-input", test_outbox_bound_and_bad_input);
 	ADD("/db/band/add-idempotent", test_add_idempotent);
 	ADD("/db/band/key", test_key_round_trip);
 	ADD("/db/band/bad-addresses", test_bad_addresses);
