@@ -2,7 +2,8 @@
 # The demo: builds bandgate and runs it against a simulated Mi Band 2 on a private D-Bus, so nothing on
 # this machine's real Bluetooth or system bus is touched. Installs what it needs; safe to run twice.
 # It runs the simulator (bandgate-sim) as bluetoothd and the band, then the gateway, which pairs the band (the
-# simulated wearer taps it) and keeps it connected; the CLI shows the band reach "ready".
+# simulated wearer taps it) and keeps it connected; the CLI shows the band reach "ready". A local mosquitto on
+# a free loopback port carries everything over MQTT, with Home Assistant discovery.
 # Usage: deploy/demo.sh [bandgate-sim options...]     Stop it with Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ cleanup() {
   [ -n "${gw_pid:-}" ] && kill "$gw_pid" 2>/dev/null
   [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
   [ -n "${bus_pid:-}" ] && kill "$bus_pid" 2>/dev/null
+  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$run"
 }
@@ -49,14 +51,22 @@ i=0; while ! grep -q '^ready$' "$run/sim.out" 2>/dev/null; do
 done
 band=$(sed -n 's/^band //p' "$run/sim.out" | head -n 1)
 
+# A broker of our own on a free loopback port, so that a broker already on this machine is left alone.
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'user root\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$run/mosquitto.conf"
+mosquitto -c "$run/mosquitto.conf" > "$run/mosquitto.log" 2>&1 &
+broker_pid=$!
+
 # The gateway, unchanged, on the private bus: its config keeps its database and API socket in $run.
 cat > "$run/bandgate.conf" <<CONF
 [gateway]
+id = demo
 adapter = hci0
 database = $run/bandgate.db
 bands = $(sed -n 's/^band //p' "$run/sim.out" | tr '\n' ';' | sed 's/;$//')
 [mqtt]
-enabled = false
+host = 127.0.0.1
+port = $port
 [web]
 socket = $run/api.sock
 CONF
@@ -81,6 +91,12 @@ bandgate demo: a simulated Mi Band 2 behind a fake bluetoothd 5.66, on a private
   adapter        /org/bluez/hci0
   band(s)        $(sed -n 's/^band //p' "$run/sim.out" | tr '\n' ' ')
   wearer         taps the band 3 s after a new key arrives (--auto-tap 3)
+
+Everything over MQTT (states, the button, Home Assistant discovery, command results):
+  mosquitto_sub -h 127.0.0.1 -p $port -v -t 'bandgate/#' -t 'homeassistant/#'
+Commands, as Home Assistant's buttons and notify entity send them:
+  mosquitto_pub -h 127.0.0.1 -p $port -t bandgate/$(echo "$band" | tr -d : | tr A-F a-f)/cmd/notify -m 'Hello from MQTT'
+  mosquitto_pub -h 127.0.0.1 -p $port -t bandgate/demo/cmd/health -m PRESS
 
 The gateway (log: $run/bandgate.log) holds the band. Ask it from another terminal:
   build/release/gateway/bandgate status --socket $run/api.sock
