@@ -10,6 +10,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Leaks fail the run; UBSan findings abort (the build uses -fno-sanitize-recover).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# The VM test's guest image is the same for both builds: build it once.
+BANDGATE_VM_CACHE="${BANDGATE_VM_CACHE:-$(pwd)/build/vm-image}"
+export BANDGATE_VM_CACHE
 
 for variant in release asan; do
   case $variant in

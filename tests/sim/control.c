@@ -73,6 +73,10 @@ static void add_band(struct sim_world *world, GVariant *params, GDBusMethodInvoc
 	g_variant_lookup(opts, "seed", "u", &cfg.seed);
 	g_variant_lookup(opts, "auto-tap-ms", "i", &cfg.auto_tap_ms);
 	slot = sim_world_add_band(world, &cfg);
+	if (!slot) {
+		reply_invalid(inv, "This simulator serves one band only");
+		return;
+	}
 	g_dbus_method_invocation_return_value(inv, g_variant_new("(s)", sim_band_address(slot->band)));
 }
 

@@ -52,6 +52,7 @@ struct sim_world {
 };
 
 /* main.c */
+/* NULL when the front serves no more bands (bandgate-periph serves one). */
 struct band_slot *sim_world_add_band(struct sim_world *world, const struct sim_band_config *cfg);
 void sim_world_remove_band(struct sim_world *world, struct band_slot *slot);
 struct band_slot *sim_world_find(struct sim_world *world, const char *address);
