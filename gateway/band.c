@@ -1195,6 +1195,21 @@ bool band_adopt(struct band *band, const char *address)
 	return true;
 }
 
+void band_release(struct band *band)
+{
+	switch ((int)band->state) {
+	case BAND_STATE_CONNECTING:
+	case BAND_STATE_RESOLVING:
+	case BAND_STATE_AUTHENTICATING:
+	case BAND_STATE_AWAITING_TAP:
+	case BAND_STATE_READY:
+		attempt_new(band);
+		band_log(band, G_LOG_LEVEL_MESSAGE, "letting the band go");
+		bluez_disconnect_detached(band->bz, band->address);
+		break;
+	}
+}
+
 void band_forget(struct band *band)
 {
 	stop_following(band);

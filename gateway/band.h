@@ -111,5 +111,8 @@ void band_set_heart_rate_interval(struct band *band, int minutes);
 bool band_alert(struct band *band, int64_t id, enum band_alert_kind kind, int category, const char *text,
                 GError **error);
 bool band_alert_idle(const struct band *band);
+/* At shutdown: end the link, so that the band advertises again (a phone can find it) instead of staying
+ * connected to a bluetoothd that nobody speaks through. */
+void band_release(struct band *band);
 /* Before forgetting: disconnect and let bluetoothd forget the device too. */
 void band_forget(struct band *band);

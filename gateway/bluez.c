@@ -350,6 +350,20 @@ void bluez_disconnect(struct bluez *bz, const char *address, GCancellable *cance
 	     call_new(cancellable, callback, NULL, user_data));
 }
 
+/* No reply wanted, so nothing waits for a loop that is about to stop: for shutdown. */
+void bluez_disconnect_detached(struct bluez *bz, const char *address)
+{
+	g_autofree char *path = device_path(bz, address);
+	g_autoptr(GDBusMessage) msg = NULL;
+
+	if (!bz->bus || !path)
+		return;
+	link_set(bz, path, false);
+	msg = g_dbus_message_new_method_call(BLUEZ, path, DEVICE_IFACE, "Disconnect");
+	g_dbus_message_set_flags(msg, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+	g_dbus_connection_send_message(bz->bus, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+}
+
 void bluez_remove_device(struct bluez *bz, const char *address, GCancellable *cancellable,
                          bluez_done_func callback, void *user_data)
 {
@@ -723,6 +737,8 @@ void bluez_free(struct bluez *bz)
 	if (bz->manager)
 		g_signal_handlers_disconnect_by_data(bz->manager, bz);
 	g_clear_object(&bz->manager);
+	if (bz->bus) /* the last calls (a shutdown's Disconnects) leave before we do */
+		g_dbus_connection_flush_sync(bz->bus, NULL, NULL);
 	g_clear_object(&bz->bus);
 	g_clear_object(&bz->cancellable);
 	g_hash_table_unref(bz->links);

@@ -80,6 +80,8 @@ void bluez_connect(struct bluez *bz, const char *address, GCancellable *cancella
 void bluez_disconnect(struct bluez *bz, const char *address, GCancellable *cancellable, bluez_done_func callback,
                       void *user_data);
 /* Adapter1.RemoveDevice: bluetoothd forgets the device, its bond and its cached attributes. */
+/* Disconnect without waiting for the answer (at shutdown, when the loop will not run again). */
+void bluez_disconnect_detached(struct bluez *bz, const char *address);
 void bluez_remove_device(struct bluez *bz, const char *address, GCancellable *cancellable,
                          bluez_done_func callback, void *user_data);
 void bluez_start_notify(struct bluez *bz, const char *address, const char *uuid, GCancellable *cancellable,

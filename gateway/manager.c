@@ -839,12 +839,15 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 }
 
 /* Today's totals as they stand: what a restart must find. */
+/* Shutdown: today's totals stored, and every link let go. */
 static void flush_all(struct manager *mgr)
 {
 	g_autoptr(GPtrArray) bands = manager_bands(mgr);
 
-	for (guint i = 0; i < bands->len; i++)
+	for (guint i = 0; i < bands->len; i++) {
 		live_flush(mgr, bands->pdata[i]);
+		band_release(bands->pdata[i]);
+	}
 }
 
 void manager_free(struct manager *mgr)

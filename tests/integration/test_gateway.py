@@ -403,6 +403,18 @@ class Recovery(Gateway):
         self.assertEqual(len(self.power_states()), cycles)
 
 
+class Shutdown(Gateway):
+    def test_a_clean_stop_lets_the_band_go_so_a_phone_can_find_it(self):
+        self.pair()
+        self.assertTrue(self.world.band(self.addr)["connected"])
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.assertIn("letting the band go", self.world.last_gateway_output)
+        deadline = time.monotonic() + 10
+        while self.world.band(self.addr)["connected"]:
+            self.assertLess(time.monotonic(), deadline, "the band is still held after the gateway stopped")
+            time.sleep(0.1)
+
+
 class SilentConnect(Gateway):
     sim_args = ("--auto-tap", "1", "--connected-signal", "never")
 
