@@ -1,5 +1,7 @@
 #include "hub.h"
 
+#include <stdbool.h>
+
 struct subscriber {
 	unsigned id;
 	hub_func func;
@@ -57,12 +59,24 @@ void hub_unsubscribe(struct hub *hub, unsigned id)
 	}
 }
 
+static bool subscribed(const struct hub *hub, unsigned id)
+{
+	for (guint i = 0; i < hub->subscribers->len; i++)
+		if (g_array_index(hub->subscribers, struct subscriber, i).id == id)
+			return true;
+	return false;
+}
+
 void hub_emit(struct hub *hub, const struct hub_event *event)
 {
-	/* By index, re-checking the length: a subscriber may unsubscribe (itself or another) while called. */
-	for (guint i = 0; i < hub->subscribers->len; i++) {
-		struct subscriber s = g_array_index(hub->subscribers, struct subscriber, i);
+	/* Over a copy: a subscriber may unsubscribe itself or another while called; the others still hear it,
+	 * and one that left is not called. */
+	g_autoptr(GArray) subscribers = g_array_copy(hub->subscribers);
 
-		s.func(event, s.user_data);
+	for (guint i = 0; i < subscribers->len; i++) {
+		const struct subscriber *s = &g_array_index(subscribers, struct subscriber, i);
+
+		if (subscribed(hub, s->id))
+			s->func(event, s->user_data);
 	}
 }

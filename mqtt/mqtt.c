@@ -35,16 +35,23 @@ struct mqtt {
 	void *user_data;
 	struct mosquitto *mosq;
 	char *base, *prefix, *gateway_id, *host, *url, *db_path;
+	char *client_id, *username, *password, *cafile; /* for the fresh client of every connection attempt */
+	bool tls;
 	enum ha_mode mode;
 	unsigned port;
 
+	bool session;              /* a client is connecting or connected; its socket may be watched */
 	bool connected, stopping;
+	int io_fd;
+	int64_t connected_us;      /* monotonic, when the session came up */
+	char *last_failure;        /* the last reason the broker could not be reached, logged once per change */
 	guint io_watch, misc_timer, connect_timer, state_timer, birth_timer, health_timer, scan_timer, restart_timer;
 	GIOCondition io_cond;
 	unsigned backoff_ms, connects, reconnects;
-	bool ever_tried;
 
 	GHashTable *inflight;      /* mid -> outbox row id (both as GINT_TO_POINTER / int64 boxed) */
+	GArray *acked;             /* outbox row ids the broker acknowledged, deleted together by acked_idle */
+	guint acked_idle;
 	int64_t last_sent;         /* the highest outbox id published in this session */
 	GHashTable *dirty;         /* band addresses whose state waits for state_timer */
 	unsigned hub_id;
@@ -57,6 +64,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cJSON, cJSON_Delete)
 
 static void connection_lost(struct mqtt *m, const char *why);
 static void schedule_connect(struct mqtt *m);
+static bool new_client(struct mqtt *m);
 static void update_watch(struct mqtt *m);
 
 /* ---- topics and payloads ---- */
@@ -134,6 +142,14 @@ static void publish_row(struct mqtt *m, const struct db_outbox_msg *row)
 	int mid = 0;
 	int rc = mosquitto_publish(m->mosq, &mid, row->topic, (int)row->len, row->payload, row->qos, row->retain);
 
+	if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8 ||
+	    rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_QOS_NOT_SUPPORTED) {
+		/* This row can never go: dropped, or it would block every row behind it for ever. */
+		g_warning("mqtt: a message for %s cannot be published (%s); dropped", row->topic, mosquitto_strerror(rc));
+		m->last_sent = row->id;
+		db_outbox_delete(m->db, row->id, NULL);
+		return;
+	}
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_lost(m, mosquitto_strerror(rc));
 		return;
@@ -149,7 +165,7 @@ static void publish_row(struct mqtt *m, const struct db_outbox_msg *row)
 /* Publishes outbox rows in id order while the window has room. */
 static void pump(struct mqtt *m)
 {
-	while (m->connected && g_hash_table_size(m->inflight) < WINDOW) {
+	while (m->connected && !m->stopping && g_hash_table_size(m->inflight) < WINDOW) {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(GPtrArray) rows = db_outbox_next(m->db, m->last_sent, WINDOW - g_hash_table_size(m->inflight),
 		                                           &error);
@@ -263,11 +279,6 @@ static void ha_context(const struct mqtt *m, struct ha_context *ret)
 	                            .version = BANDGATE_VERSION, .configuration_url = m->url, .mode = m->mode };
 }
 
-static void emit_now(const char *t, const char *payload, void *user_data)
-{
-	publish_now(user_data, t, payload, true);
-}
-
 static void emit_stored(const char *t, const char *payload, void *user_data)
 {
 	enqueue(user_data, t, payload, true, true);
@@ -280,11 +291,13 @@ static void band_discovery(struct mqtt *m, struct band *band)
 
 	ha_context(m, &ctx);
 	manager_snapshot(m->mgr, band, &s);
-	ha_band_config(&ctx, &(struct ha_band){ .address = s.address, .id = s.id, .firmware = s.firmware }, emit_now, m);
+	ha_band_config(&ctx, &(struct ha_band){ .address = s.address, .id = s.id, .firmware = s.firmware }, emit_stored,
+	               m);
 }
 
-/* A forgotten band leaves Home Assistant: empty retained configs, state and availability, kept in the outbox
- * so that they go out even if the broker is away right now. */
+/* A forgotten band leaves Home Assistant: empty retained configs, state and availability. Configs, like
+ * everything retained, go through the outbox coalesced by topic, so a band forgotten and added again while the
+ * broker is away ends with its newest config, never with a stale empty one. */
 static void band_removal(struct mqtt *m, const char *address)
 {
 	struct ha_context ctx;
@@ -306,7 +319,7 @@ static void all_discovery_and_states(struct mqtt *m)
 	struct ha_context ctx;
 
 	ha_context(m, &ctx);
-	ha_gateway_config(&ctx, emit_now, m);
+	ha_gateway_config(&ctx, emit_stored, m);
 	for (guint i = 0; i < bands->len; i++) {
 		band_discovery(m, bands->pdata[i]);
 		publish_state(m, bands->pdata[i]);
@@ -454,8 +467,11 @@ static void log_refusal(struct mqtt *m, const char *t, const char *why)
 		m->refusals_window_us = now;
 		m->refusals_logged = m->refusals_quiet = 0;
 	}
-	if (m->refusals_logged++ < REFUSAL_LOGS_PER_MIN)
-		g_message("mqtt: command on %s refused: %s", t, why);
+	if (m->refusals_logged++ < REFUSAL_LOGS_PER_MIN) {
+		g_autofree char *safe = g_strescape(t, NULL); /* a hostile topic's control bytes stay out of the log */
+
+		g_message("mqtt: command on %s refused: %s", safe, why);
+	}
 	else
 		m->refusals_quiet++;
 }
@@ -510,6 +526,8 @@ static const char *parse_payload(const struct mosquitto_message *msg, struct com
 {
 	const char *end = NULL;
 
+	if (msg->payloadlen <= 0)
+		return "an empty payload is not a command (it is how a retained message is cleared)";
 	if (msg->payloadlen > PAYLOAD_MAX)
 		return "the payload is larger than 4096 bytes";
 	if (msg->payloadlen && !g_utf8_validate(msg->payload, msg->payloadlen, &end))
@@ -660,7 +678,12 @@ static void on_command(struct mqtt *m, const struct mosquitto_message *msg)
 
 	if (!parse_topic(m, msg->topic, &c))
 		return; /* not a command topic of ours (the subscription's wildcard is wider) */
-	if ((why = parse_payload(msg, &c))) {
+	if (msg->retain) {
+		/* A retained command would run again at every connect: a restart loop from one mistaken -r. */
+		why = "retained commands are not run; publish it without the retain flag";
+		log_refusal(m, msg->topic, why);
+		reply(m, msg->topic, &c, why, NULL);
+	} else if ((why = parse_payload(msg, &c))) {
 		log_refusal(m, msg->topic, why);
 		reply(m, msg->topic, &c, why, NULL);
 	} else if (strcmp(c.id, m->gateway_id) == 0) {
@@ -692,6 +715,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	g_autofree char *status_topic = g_strconcat(m->prefix, "/status", NULL);
 
 	(void)mosq;
+	if (m->stopping)
+		return;
 	if (strcmp(msg->topic, status_topic) == 0) {
 		/* Home Assistant restarted: after a random 1-5 s (its guidance, so that a fleet does not answer at
 		 * once), discovery again, then every state. */
@@ -718,7 +743,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	}
 	g_message("mqtt: connected to %s:%u", m->host, m->port);
 	m->connected = true;
-	m->backoff_ms = 0;
+	m->connected_us = g_get_monotonic_time();
+	g_clear_pointer(&m->last_failure, g_free);
 	if (m->connects++)
 		m->reconnects++;
 	g_hash_table_remove_all(m->inflight);
@@ -738,19 +764,41 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	connection_lost(obj, rc ? mosquitto_strerror(rc) : "disconnected");
 }
 
+/* Acknowledged rows leave the outbox in one transaction per burst rather than one commit each. A crash in
+ * between sends them again on the next start, which QoS 1 allows. */
+static void delete_acked(struct mqtt *m)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_clear_handle_id(&m->acked_idle, g_source_remove);
+	if (!db_outbox_delete_many(m->db, (const int64_t *)(void *)m->acked->data, m->acked->len, &error))
+		g_warning("mqtt: %u acknowledged messages stay in the outbox: %s", m->acked->len, error->message);
+	g_array_set_size(m->acked, 0);
+}
+
+static gboolean on_acked_idle(gpointer user_data)
+{
+	struct mqtt *m = user_data;
+
+	m->acked_idle = 0;
+	delete_acked(m);
+	return G_SOURCE_REMOVE;
+}
+
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
 	struct mqtt *m = obj;
 	int64_t *row = g_hash_table_lookup(m->inflight, GINT_TO_POINTER(mid));
-	g_autoptr(GError) error = NULL;
 
 	(void)mosq;
-	if (!row)
-		return; /* a direct publish: status, discovery, a result */
-	if (!db_outbox_delete(m->db, *row, &error))
-		g_warning("mqtt: an acknowledged message stays in the outbox: %s", error->message);
+	if (!row || m->stopping)
+		return; /* a direct publish: status, a result; or the last word at shutdown */
+	g_array_append_val(m->acked, *row);
+	if (!m->acked_idle)
+		m->acked_idle = g_idle_add_full(G_PRIORITY_LOW, on_acked_idle, m, NULL);
 	g_hash_table_remove(m->inflight, GINT_TO_POINTER(mid));
-	pump(m);
+	if (g_hash_table_size(m->inflight) <= WINDOW / 2) /* refill in batches: one outbox read per half window */
+		pump(m);
 }
 
 static gboolean on_io(gint fd, GIOCondition cond, gpointer user_data)
@@ -759,11 +807,16 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer user_data)
 	int rc = MOSQ_ERR_SUCCESS;
 
 	(void)fd;
-	if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+	/* Read on every wakeup: a TLS handshake only moves on in loop_read, also when the socket became writable
+	 * (libmosquitto 2.0 net_mosq.c); with nothing to read it returns at once. */
+	if (cond & G_IO_NVAL)
+		rc = MOSQ_ERR_CONN_LOST;
+	else
 		rc = mosquitto_loop_read(m->mosq, 1);
 	if (rc == MOSQ_ERR_SUCCESS && (cond & G_IO_OUT))
 		rc = mosquitto_loop_write(m->mosq, 1);
-	if (cond & G_IO_NVAL)
+	/* A peer that hung up during a TLS handshake is taken for "still connecting" and would wake us for ever. */
+	if (rc == MOSQ_ERR_SUCCESS && (cond & (G_IO_HUP | G_IO_ERR)) && mosquitto_socket(m->mosq) >= 0)
 		rc = MOSQ_ERR_CONN_LOST;
 	if (rc != MOSQ_ERR_SUCCESS) {
 		m->io_watch = 0; /* removed by returning G_SOURCE_REMOVE */
@@ -774,20 +827,22 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Read always; write while libmosquitto has bytes queued. */
+/* Read always; write while libmosquitto has bytes queued. Only within a session: a lost one's socket stays
+ * open until its client is replaced, and must not wake us. */
 static void update_watch(struct mqtt *m)
 {
-	int fd = mosquitto_socket(m->mosq);
-	GIOCondition cond = G_IO_IN | G_IO_HUP | G_IO_ERR | (mosquitto_want_write(m->mosq) ? G_IO_OUT : 0);
+	int fd = m->session && m->mosq ? mosquitto_socket(m->mosq) : -1;
+	GIOCondition cond = G_IO_IN | G_IO_HUP | G_IO_ERR | (fd >= 0 && mosquitto_want_write(m->mosq) ? G_IO_OUT : 0);
 
 	if (fd < 0) {
 		g_clear_handle_id(&m->io_watch, g_source_remove);
 		return;
 	}
-	if (m->io_watch && cond == m->io_cond)
+	if (m->io_watch && cond == m->io_cond && fd == m->io_fd)
 		return;
 	g_clear_handle_id(&m->io_watch, g_source_remove);
 	m->io_cond = cond;
+	m->io_fd = fd;
 	m->io_watch = g_unix_fd_add(fd, cond, on_io, m);
 }
 
@@ -795,7 +850,7 @@ static gboolean on_misc(gpointer user_data)
 {
 	struct mqtt *m = user_data;
 
-	if (mosquitto_socket(m->mosq) >= 0)
+	if (m->session && mosquitto_socket(m->mosq) >= 0)
 		mosquitto_loop_misc(m->mosq); /* keepalive pings, and their absence noticed */
 	update_watch(m);
 	return G_SOURCE_CONTINUE;
@@ -805,15 +860,23 @@ static void connection_lost(struct mqtt *m, const char *why)
 {
 	bool was = m->connected;
 
-	m->connected = false;
+	if (!m->session)
+		return; /* said already (a callback and our own check may both notice) */
+	m->session = m->connected = false;
 	g_clear_handle_id(&m->io_watch, g_source_remove);
 	g_hash_table_remove_all(m->inflight);
 	if (m->stopping)
 		return;
-	if (was)
+	/* A session that held for a while starts the backoff afresh; one dropped at once keeps doubling it. */
+	if (was && g_get_monotonic_time() - m->connected_us > 30 * G_USEC_PER_SEC)
+		m->backoff_ms = 0;
+	if (was) {
 		g_message("mqtt: lost the broker (%s); reconnecting", why);
-	else
-		g_debug("mqtt: no broker at %s:%u (%s)", m->host, m->port, why);
+	} else if (!m->last_failure || strcmp(m->last_failure, why) != 0) {
+		g_warning("mqtt: cannot reach the broker at %s:%u: %s; retrying", m->host, m->port, why);
+		g_free(m->last_failure);
+		m->last_failure = g_strdup(why);
+	}
 	schedule_connect(m);
 }
 
@@ -823,9 +886,12 @@ static gboolean on_connect_timer(gpointer user_data)
 	int rc;
 
 	m->connect_timer = 0;
-	rc = m->ever_tried ? mosquitto_reconnect_async(m->mosq) :
-	                     mosquitto_connect_async(m->mosq, m->host, (int)m->port, KEEPALIVE_S);
-	m->ever_tried = true;
+	if (!new_client(m)) {
+		schedule_connect(m);
+		return G_SOURCE_REMOVE;
+	}
+	m->session = true;
+	rc = mosquitto_connect_async(m->mosq, m->host, (int)m->port, KEEPALIVE_S);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_lost(m, rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
 		return G_SOURCE_REMOVE;
@@ -865,22 +931,20 @@ static bool read_password(const char *path, char **ret, GError **error)
 	return true;
 }
 
-static bool configure_session(struct mqtt *m, const struct config *cfg, GError **error)
+/* A fresh client for every connection attempt. libmosquitto keeps unacknowledged messages of an earlier
+ * session and re-sends them after the connect callback, behind newer ones (messages_mosq.c); the outbox is
+ * the one retry queue, so the old client, its queue and its socket go. */
+static bool client_configure(struct mqtt *m, GError **error)
 {
-	g_autofree char *password = NULL, *will = topic(m, m->gateway_id, "status");
+	g_autofree char *will = topic(m, m->gateway_id, "status");
 	int rc;
 
-	if (!read_password(cfg->mqtt_password_file, &password, error))
-		return false;
-	if (cfg->mqtt_username[0] && mosquitto_username_pw_set(m->mosq, cfg->mqtt_username, password) != 0) {
+	if (m->username && mosquitto_username_pw_set(m->mosq, m->username, m->password) != MOSQ_ERR_SUCCESS) {
 		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[mqtt] username is not usable");
 		return false;
 	}
-	if (password)
-		memset(password, 0, strlen(password));
-	if (cfg->mqtt_tls &&
-	    (rc = mosquitto_tls_set(m->mosq, cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : NULL,
-	                            cfg->mqtt_cafile[0] ? NULL : "/etc/ssl/certs", NULL, NULL, NULL)) != MOSQ_ERR_SUCCESS) {
+	if (m->tls && (rc = mosquitto_tls_set(m->mosq, m->cafile, m->cafile ? NULL : "/etc/ssl/certs", NULL, NULL,
+	                                      NULL)) != MOSQ_ERR_SUCCESS) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "[mqtt] tls: %s", mosquitto_strerror(rc));
 		return false;
 	}
@@ -890,6 +954,28 @@ static bool configure_session(struct mqtt *m, const struct config *cfg, GError *
 	mosquitto_publish_callback_set(m->mosq, on_publish);
 	mosquitto_message_callback_set(m->mosq, on_message);
 	return true;
+}
+
+static bool client_new(struct mqtt *m, GError **error)
+{
+	g_clear_handle_id(&m->io_watch, g_source_remove);
+	g_clear_pointer(&m->mosq, mosquitto_destroy);
+	m->mosq = mosquitto_new(m->client_id, true, m);
+	if (!m->mosq) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "mqtt: cannot create a client");
+		return false;
+	}
+	return client_configure(m, error);
+}
+
+static bool new_client(struct mqtt *m)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (client_new(m, &error))
+		return true;
+	g_warning("%s", error->message);
+	return false;
 }
 
 /* Discovery would stay silent on a context it cannot use: say so at start. A dashboard URL that is not
@@ -917,7 +1003,6 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
                       const struct mqtt_ops *ops, void *user_data, GError **error)
 {
 	struct mqtt *m = g_new0(struct mqtt, 1);
-	g_autofree char *client_id = g_strdup_printf("bandgate-%s", cfg->gateway_id);
 
 	mosquitto_lib_init();
 	m->mgr = mgr;
@@ -933,16 +1018,16 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
 	m->db_path = g_strdup(cfg->database);
 	m->mode = cfg->mqtt_discovery == CONFIG_DISCOVERY_PER_COMPONENT ? HA_MODE_PER_COMPONENT : HA_MODE_DEVICE;
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	m->acked = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	m->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m->started_us = g_get_monotonic_time();
-	if (!discovery_usable(m, error)) {
-		mqtt_free(m);
-		return NULL;
-	}
-	m->mosq = mosquitto_new(client_id, true, m);
-	if (!m->mosq || !configure_session(m, cfg, error)) {
-		if (!m->mosq)
-			g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "mqtt: cannot create a client");
+	m->client_id = g_strdup_printf("bandgate-%s", cfg->gateway_id);
+	m->username = cfg->mqtt_username[0] ? g_strdup(cfg->mqtt_username) : NULL;
+	m->tls = cfg->mqtt_tls;
+	m->cafile = cfg->mqtt_cafile[0] ? g_strdup(cfg->mqtt_cafile) : NULL;
+	/* The first client is made here so that a bad password file, user name or CA file is a start-up error. */
+	if (!discovery_usable(m, error) || !read_password(cfg->mqtt_password_file, &m->password, error) ||
+	    !client_new(m, error)) {
 		mqtt_free(m);
 		return NULL;
 	}
@@ -986,10 +1071,12 @@ void mqtt_free(struct mqtt *m)
 	g_clear_handle_id(&m->restart_timer, g_source_remove);
 	if (m->mosq && m->connected)
 		say_offline(m);
+	delete_acked(m);
 	if (m->mosq)
 		mosquitto_destroy(m->mosq);
 	mosquitto_lib_cleanup();
 	g_hash_table_unref(m->inflight);
+	g_array_unref(m->acked);
 	g_hash_table_unref(m->dirty);
 	g_free(m->base);
 	g_free(m->prefix);
@@ -997,5 +1084,12 @@ void mqtt_free(struct mqtt *m)
 	g_free(m->host);
 	g_free(m->url);
 	g_free(m->db_path);
+	g_free(m->client_id);
+	g_free(m->username);
+	if (m->password)
+		memset(m->password, 0, strlen(m->password));
+	g_free(m->password);
+	g_free(m->cafile);
+	g_free(m->last_failure);
 	g_free(m);
 }

@@ -1423,6 +1423,19 @@ bool db_outbox_delete(struct db *db, int64_t id, GError **error)
 	return run(db, stmt, NULL, error);
 }
 
+bool db_outbox_delete_many(struct db *db, const int64_t *ids, size_t n, GError **error)
+{
+	bool ok = true;
+
+	if (!n)
+		return true;
+	if (!begin(db, error))
+		return false;
+	for (size_t i = 0; i < n && ok; i++)
+		ok = db_outbox_delete(db, ids[i], error);
+	return finish(db, ok, error);
+}
+
 bool db_outbox_count(struct db *db, int64_t *ret, GError **error)
 {
 	return query_int(db, "SELECT count(*) FROM outbox", ret, error);

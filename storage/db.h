@@ -203,4 +203,6 @@ bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limi
 GPtrArray *db_outbox_next(struct db *db, int64_t after, unsigned max, GError **error);
 /* Deleting an id that is gone (coalesced or trimmed meanwhile) is not an error. */
 bool db_outbox_delete(struct db *db, int64_t id, GError **error);
+/* The same for n ids in one transaction (one commit, not n: the drain after an outage is bound by commits). */
+bool db_outbox_delete_many(struct db *db, const int64_t *ids, size_t n, GError **error);
 bool db_outbox_count(struct db *db, int64_t *ret, GError **error);

@@ -403,6 +403,21 @@ class Commands(Mqtt):
             r = self.command("notify", payload)
             self.assertFalse(r["ok"], payload)
         self.assertFalse(self.command("dance")["ok"])
+        # A retained restart: the broker hands it to the live subscription once (as a plain message, so the
+        # gateway restarts once), then replays it retained at every connect: refused there, so no restart loop;
+        # and the empty payload that clears it is no command either.
+        pid = self.world.gateway.proc.pid
+        topic = self.t("cmd/restart", GW)
+        self.listener.publish(topic, "PRESS", retain=True)
+        r = self.listener.wait(lambda m: m[0] == topic + "/result" and b"retained" in m[1], what="the refusal")
+        self.assertFalse(json.loads(r[1])["ok"])
+        r = self.command("restart", "", who=GW)
+        self.assertFalse(r["ok"])
+        self.assertIn("empty payload", r["error"])
+        time.sleep(2)
+        self.assertEqual(self.world.gateway.proc.pid, pid)
+        self.assertEqual(self.world.gateway.output().count("restarting, as asked"), 1)
+        self.world.wait_state(self.addr, "ready", 60)
         self.assertIn("no managed band", self.command("notify", "hi", who="c80f10000000")["error"])
         self.assertEqual(self.world.db_rows("SELECT count(*) FROM notifications"), [(0,)])
         self.assertEqual(self.world.state(self.addr)["state"], "ready")
