@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds the guest of the VM test from Debian packages: a bookworm minbase root file system with dbus, bluez,
-# btvirt, Python and the gateway's runtime libraries, plus the pinned Debian kernel and the few modules the
-# test loads, packed as one uncompressed initramfs. The guest has no disk: /init mounts the 9p share "vm"
-# and runs the guest.sh it finds there, so the binaries and the scenario never go into the image.
+# btvirt, Python, mosquitto and the gateway's runtime libraries, plus the pinned Debian kernel and the few
+# modules the test loads, packed as one uncompressed initramfs. The guest has no disk: /init mounts the 9p
+# share "vm" and runs the guest.sh it finds there, so the binaries and the scenario never go into the image.
 #
 # Usage: build-image.sh DIR     (prints DIR when the image there is current)
 # The image is rebuilt only when its inputs change: this script, the package list and the kernel version
@@ -14,10 +14,12 @@ set -eu
 KVER=6.1.0-50-amd64
 KPKG_VERSION=6.1.176-1
 SUITE=bookworm
-# Runtime of the guest side (dbus, bluetoothd, btvirt, btmon, the scenario in Python with GLib's bindings)
-# and of the binaries that come in through the share: bandgate and bandgate-periph, release or ASan+UBSan.
+# Runtime of the guest side (dbus, bluetoothd, btvirt, btmon, the scenario in Python with GLib's bindings, the
+# MQTT broker and its command-line clients) and of the binaries that come in through the share: bandgate and
+# bandgate-periph, release or ASan+UBSan.
 PACKAGES="dbus bluez bluez-test-tools kmod python3 python3-gi gir1.2-glib-2.0 libglib2.0-0 libwebsockets17
- libwebsockets-evlib-glib libmosquitto1 libsqlite3-0 libcjson1 libssl3 libsystemd0 libasan8 libubsan1"
+ libwebsockets-evlib-glib libmosquitto1 libsqlite3-0 libcjson1 libssl3 libsystemd0 libasan8 libubsan1
+ mosquitto mosquitto-clients"
 # What the guest loads: bluetooth + hci_vhci and their crypto, the 9p share over virtio-pci.
 MODULE_DIRS="kernel/crypto kernel/lib kernel/arch/x86/crypto kernel/net/bluetooth kernel/net/rfkill
  kernel/drivers/bluetooth kernel/drivers/virtio kernel/fs/9p kernel/net/9p kernel/fs/netfs kernel/fs/fscache"

@@ -29,6 +29,14 @@ cat >/etc/dbus-1/system.d/bandgate-vm.conf <<'CONF'
 <busconfig><policy user="root"><allow own="io.bandgate.Sim"/><allow send_destination="io.bandgate.Sim"/>
 </policy></busconfig>
 CONF
+# The loopback, down at boot: the scenario's MQTT broker listens on 127.0.0.1 (the kernel gives lo its address
+# when it goes up). The image has no iproute2; SIOCSIFFLAGS with struct ifreq (16-byte name, flags, 40 bytes).
+python3 -c '
+import fcntl, socket, struct
+s = socket.socket()
+ifr = fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0))
+fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", struct.unpack("16sH22x", ifr)[1] | 1))
+' 2>>"$OUT/guest.log" || fail "loopback up"
 mkdir -p /run/dbus /var/lib/bluetooth
 dbus-daemon --system --fork || fail "dbus-daemon"
 

@@ -5,13 +5,15 @@ is the central on hci0, bandgate-periph serves the simulated Mi Band 2 on hci1.
 Each step is one method, run in the order of STEPS; each prints "PASS name (seconds)" or "FAIL name: why" and
 the first failure ends the run (the later steps build on the earlier ones). Assertions go through what a user
 or another program sees: the CLI, the API socket, the SQLite file, and the band's own record (its control
-interface io.bandgate.Sim1, which bandgate-periph serves on the system bus).
+interface io.bandgate.Sim1, which bandgate-periph serves on the system bus), and the MQTT broker (a mosquitto
+on loopback that the gateway publishes to for the whole run, read with mosquitto_sub).
 
 A later front (MQTT, the dashboard's API) joins with one more method and its name in STEPS, and whatever
 process it needs started in start_gateway()."""
 import argparse
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,6 +39,9 @@ SCRIPTED_MINUTES = 300
 ALERT_TEXT = "Hello from the VM"  # 17 bytes: one screen (miband2-protocol.md §12.2)
 LEGACY_KEY = b"0123456789@ABCDE"
 NUDGE_S = 3                    # see Scenario.nudge_advertising
+GATEWAY_ID = "vm"              # [gateway] id: the gateway's MQTT topics are bandgate/vm/...
+VIBRATE = b"\xff\x2c\x01\x58\x02\x03"  # 2A06 custom pattern: 300 ms on, 600 ms off, three times
+WALKED = 100                   # steps walked in the MQTT step (the model takes at most 255 in one minute)
 
 
 class Failed(Exception):
@@ -50,7 +55,8 @@ def check(cond, message):
 
 class Scenario:
     STEPS = ["first_pairing_with_the_tap", "reconnect_with_the_stored_key", "multi_round_history_sync",
-             "alert_and_vibration_byte_exact", "button_press_is_an_event", "link_drop_recovers",
+             "alert_and_vibration_byte_exact", "button_press_is_an_event", "mqtt_state_event_and_command",
+             "link_drop_recovers",
              "repair_with_a_new_key", "rows_at_the_end"]
 
     def __init__(self, out, bindir):
@@ -67,6 +73,8 @@ class Scenario:
         self.runs = 0
         self.keys = []
         self.bus = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+        self.broker = None
+        self.start_broker()
         self.periph = Process([os.path.join(bindir, "bandgate-periph"), "--adapter", BAND_ADAPTER, "--days", "0",
                                "--fetch-cap", str(FETCH_CAP), "--verbose"])
         line = self.periph.wait_line(lambda l: l == "ready" or "cannot" in l, 30)
@@ -114,12 +122,66 @@ class Scenario:
         except GLib.Error:
             return False
 
+    # -- the broker --
+    def start_broker(self):
+        """A mosquitto on a free loopback port, up before the gateway and kept for the whole run. user root: as
+        root, mosquitto would drop to the user "mosquitto", who cannot read private folders."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.broker_port = s.getsockname()[1]
+        conf = "/run/bandgate-mosquitto.conf"
+        with open(conf, "w") as f:
+            f.write(f"user root\nlistener {self.broker_port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.broker = Process(["mosquitto", "-c", conf, "-v"])
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.broker_port), 0.2).close()
+                return
+            except OSError:
+                check(time.monotonic() < deadline and self.broker.proc.poll() is None,
+                      "mosquitto did not start:\n" + self.broker.output())
+                time.sleep(0.05)
+
+    def subscribe(self, *topics):
+        """mosquitto_sub on the topics; each line of its output is "<retained 0|1> <topic> <payload>"."""
+        argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1", "-F", "%r %t %p"]
+        for t in topics:
+            argv += ["-t", t]
+        return Process(argv)
+
+    @staticmethod
+    def messages(sub, topic):
+        """(retained, payload) of what sub received on topic, in order."""
+        got = []
+        for line in list(sub.lines):
+            retained, t, payload = (line.split(" ", 2) + [""])[:3]
+            if t == topic:
+                got.append((retained == "1", payload))
+        return got
+
+    def wait_message(self, sub, topic, predicate, what, timeout=30, start=0):
+        """The first (retained, payload) on topic from index start on that matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.messages(sub, topic)[start:]:
+                if predicate(*m):
+                    return m
+            check(time.monotonic() < deadline and sub.proc.poll() is None,
+                  f"never saw {what} on {topic}; got {self.messages(sub, topic)[-5:]}\n{sub.output()[-1500:]}")
+            time.sleep(0.1)
+
+    def mqtt_publish(self, topic, payload):
+        r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1", "-t", topic,
+                            "-m", payload], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0, f"mosquitto_pub {topic}: {r.returncode} {r.stdout}{r.stderr}")
+
     # -- the gateway's side --
     def start_gateway(self):
         conf = os.path.join(self.dir, "bandgate.conf")
         with open(conf, "w") as f:
-            f.write(f"[gateway]\nadapter = hci0\ndatabase = {self.database}\n[mqtt]\nenabled = false\n"
-                    f"[web]\nsocket = {self.socket}\n")
+            f.write(f"[gateway]\nid = {GATEWAY_ID}\nadapter = hci0\ndatabase = {self.database}\n"
+                    f"[mqtt]\nhost = 127.0.0.1\nport = {self.broker_port}\n[web]\nsocket = {self.socket}\n")
         self.runs += 1
         self.gateway = Process([self.bandgate, "run", "--config", conf],
                                env=dict(os.environ, G_MESSAGES_DEBUG="all"))
@@ -307,6 +369,56 @@ class Scenario:
             check(time.monotonic() < deadline, "no button event row")
             time.sleep(0.2)
 
+    def mqtt_state_event_and_command(self):
+        """Through the broker: the gateway's status, the band's state, its button as an event, a command with
+        its result and its bytes at the band, and Home Assistant's discovery, all as Home Assistant sees them."""
+        base, gw = f"bandgate/{self.id}", f"bandgate/{GATEWAY_ID}"
+        discovery = f"homeassistant/device/bandgate_{self.id}/config"
+        sub = self.subscribe(f"{gw}/status", f"{base}/#", discovery)
+        try:
+            # Retained: a fresh subscriber gets them at once, with the retained flag.
+            self.wait_message(sub, f"{gw}/status", lambda r, p: r and p == "online", "a retained online")
+            retained, payload = self.wait_message(sub, discovery, lambda r, p: r, "a retained discovery config")
+            config = json.loads(payload)
+            check(config.get("dev", {}).get("ids") == [f"bandgate_{self.id}"] and config.get("cmps") and
+                  config["dev"].get("via_device") == f"bandgate_{GATEWAY_ID}", f"discovery config {payload[:300]}")
+            check(self.messages(sub, f"{base}/state") and self.messages(sub, f"{base}/state")[0][0],
+                  f"no retained state first: {self.messages(sub, f'{base}/state')[:1]}")
+            # Live steps: the wearer walks, the band notifies, the state follows (the model is read afresh).
+            before = self.band()["steps"]
+            self.control("Walk", "(su)", BAND, WALKED)
+            check(self.band()["steps"] > before, f"the band still counts {before} steps after a walk")
+            _, payload = self.wait_message(
+                sub, f"{base}/state", lambda r, p: (lambda s: s["connected"] and s["state"] == "ready" and
+                                                    s["steps"] == self.band()["steps"] > before)(json.loads(p)),
+                f"a connected state with the band's steps (it had {before}, now {self.band()['steps']})")
+            # The band's button: an event, not retained.
+            events = len(self.messages(sub, f"{base}/event"))
+            self.control("PressButton", "(s)", BAND)
+            _, payload = self.wait_message(sub, f"{base}/event", lambda r, p: True, "the button's event", start=events)
+            event = json.loads(payload)
+            check(event.get("event_type") == "press" and event.get("time"), f"event {payload}")
+            # A command as Home Assistant's button sends it, its result, and the vibration at the band.
+            self.control("ClearReceived", "(s)", BAND)
+            self.mqtt_publish(f"{base}/cmd/vibrate", "PRESS")
+            _, payload = self.wait_message(sub, f"{base}/cmd/vibrate/result", lambda r, p: True, "the command's result")
+            result = json.loads(payload)
+            check(result.get("ok") is True and result.get("error") is None and
+                  isinstance(result.get("notification"), int), f"vibrate result {payload}")
+            # Sent once the band has played the pattern (2.7 s); the status goes out on .../notification.
+            note = result["notification"]
+            self.wait_message(sub, f"{base}/notification",
+                              lambda r, p: (lambda n: n["id"] == note and n["status"] == "sent")(json.loads(p)),
+                              f"notification {note} sent")
+            check(self.rows("SELECT source, kind, status FROM notifications WHERE id = ?", note) ==
+                  [("mqtt", "vibrate", "sent")], f"notification {note}: {self.rows('SELECT * FROM notifications')}")
+            check(self.writes([NEW_ALERT, ALERT_LEVEL]) == [(ALERT_LEVEL, VIBRATE)],
+                  f"the band received {self.writes([NEW_ALERT, ALERT_LEVEL])}")
+        finally:
+            sub.stop()
+            with open(os.path.join(self.out, "mosquitto_sub.log"), "w") as f:
+                f.write(sub.output() + "\n")
+
     def link_drop_recovers(self):
         connected = len(self.rows("SELECT 1 FROM events WHERE type = 'connected'"))
         self.control("SetAdapterPowered", "(sb)", BAND_ADAPTER, False)
@@ -325,8 +437,10 @@ class Scenario:
         check(self.rows("SELECT address FROM bands") == [(BAND,)], "one band row")
         check(self.stored_key() == self.keys[-1], "the re-paired key is the stored one")
         check(len(self.rows("SELECT 1 FROM activity")) >= SCRIPTED_MINUTES, "history rows")
-        sent = self.rows("SELECT kind, category, text, status, attempts FROM notifications ORDER BY id")
-        check(sent == [("text", 5, ALERT_TEXT, "sent", 1), ("vibrate", sent[1][1], None, "sent", 1)],
+        sent = self.rows("SELECT source, kind, category, text, status, attempts FROM notifications ORDER BY id")
+        check(len(sent) == 3 and sent[0][0] != "mqtt" and sent[1][0] != "mqtt" and
+              [r[1:] for r in sent] == [("text", 5, ALERT_TEXT, "sent", 1), ("vibrate", sent[1][2], None, "sent", 1),
+                                        ("vibrate", sent[2][2], None, "sent", 1)] and sent[2][0] == "mqtt",
               f"notification rows {sent}")
         types = {t for (t,) in self.rows("SELECT DISTINCT type FROM events")}
         check({"connected", "button"} <= types, f"event types {types}")
@@ -352,6 +466,11 @@ class Scenario:
         code = self.periph.stop()
         with open(os.path.join(self.out, "periph.log"), "w") as f:
             f.write(self.periph.output() + "\n")
+        if self.broker:
+            self.broker.stop()
+            with open(os.path.join(self.out, "mosquitto.log"), "w") as f:
+                f.write(self.broker.output() + "\n")
+            self.broker = None
         return code
 
 
