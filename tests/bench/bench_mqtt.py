@@ -397,11 +397,10 @@ def outage(world, broker, listener, a, bid, n, fill, settle, mqtt_conf):
           f"from connect/spawn {(n / p_spawn) / (n / d_connected):.2f}x")
     print("  bound: the daemon hands up to 100 outbox rows (WINDOW, mqtt.c) to libmosquitto, which keeps 20 of them")
     print("  on the wire (its default in-flight limit, which the daemon leaves as it is; mosquitto_pub's -M default")
-    print("  is the same 20); on each PUBACK it deletes that row in a commit of its own (synchronous = FULL: an")
-    print("  fdatasync of the WAL) and reads the next row. So the drain runs at the rate of the disk's fsyncs, one")
-    print("  per message (the CPU time above is a fraction of the wall time), and varies with the disk from run to")
-    print("  run. mosquitto_pub has no store. Both end at the same Python subscriber, which acknowledges each")
-    print("  message from one thread: the ceiling of mosquitto_pub's figure here")
+    print("  is the same 20); the acknowledged rows are deleted together, one commit per burst of PUBACKs (an idle")
+    print("  callback), and the window is refilled by halves, one outbox read each. mosquitto_pub has no store.")
+    print("  Both end at the same Python subscriber, which acknowledges each message from one thread: the")
+    print("  ceiling of mosquitto_pub's figure here")
 
     print("\n4. The daemon's memory (one band ready, /proc/PID/status)")
     rows = [(f"idle, broker up, outbox {depth0} rows", idle),
