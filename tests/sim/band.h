@@ -103,6 +103,8 @@ const struct sim_gatt_chr *sim_gatt_chr(enum sim_chr id);
 const struct sim_gatt_service *sim_gatt_chr_service(enum sim_chr id);
 /* Lookup by full 128-bit UUID (case-insensitive); the first match in handle order, or -1. */
 int sim_gatt_chr_by_uuid(const char *uuid);
+/* props as GattCharacteristic1's Flags ("as"), for either front. */
+GVariant *sim_gatt_flags(uint8_t props);
 
 /* ---- One minute of activity history, §10.2 ---- */
 

@@ -258,22 +258,6 @@ static void desc_method(struct obj_iface *iface, const char *method, GVariant *p
 static const struct obj_iface_ops chr_ops = { .method = chr_method };
 static const struct obj_iface_ops desc_ops = { .method = desc_method };
 
-static GVariant *chr_flags(uint8_t props)
-{
-	GVariantBuilder b;
-
-	g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
-	if (props & SIM_PROP_READ)
-		g_variant_builder_add(&b, "s", "read");
-	if (props & SIM_PROP_WRITE_WITHOUT_RESP)
-		g_variant_builder_add(&b, "s", "write-without-response");
-	if (props & SIM_PROP_WRITE)
-		g_variant_builder_add(&b, "s", "write");
-	if (props & SIM_PROP_NOTIFY)
-		g_variant_builder_add(&b, "s", "notify");
-	return g_variant_builder_end(&b);
-}
-
 static void export_chr(struct device *dev, struct gatt_chr *c, const char *service_path)
 {
 	char path[256];
@@ -286,7 +270,7 @@ static void export_chr(struct device *dev, struct gatt_chr *c, const char *servi
 	objtree_set(c->iface, "Service", g_variant_new_object_path(service_path), false);
 	if (def->props & SIM_PROP_NOTIFY)
 		objtree_set(c->iface, "Notifying", g_variant_new_boolean(FALSE), false);
-	objtree_set(c->iface, "Flags", chr_flags(def->props), false);
+	objtree_set(c->iface, "Flags", sim_gatt_flags(def->props), false);
 	if (def->props & SIM_PROP_WRITE_WITHOUT_RESP)
 		objtree_set(c->iface, "WriteAcquired", g_variant_new_boolean(FALSE), false);
 	if (def->props & SIM_PROP_NOTIFY)

@@ -169,3 +169,19 @@ int sim_gatt_chr_by_uuid(const char *uuid)
 				return (int)services[i].chrs[j].id;
 	return -1;
 }
+
+GVariant *sim_gatt_flags(uint8_t props)
+{
+	GVariantBuilder b;
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
+	if (props & SIM_PROP_READ)
+		g_variant_builder_add(&b, "s", "read");
+	if (props & SIM_PROP_WRITE_WITHOUT_RESP)
+		g_variant_builder_add(&b, "s", "write-without-response");
+	if (props & SIM_PROP_WRITE)
+		g_variant_builder_add(&b, "s", "write");
+	if (props & SIM_PROP_NOTIFY)
+		g_variant_builder_add(&b, "s", "notify");
+	return g_variant_builder_end(&b);
+}

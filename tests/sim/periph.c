@@ -481,22 +481,6 @@ static void service_method(struct obj_iface *iface, const char *method, GVariant
 
 static const struct obj_iface_ops service_ops = { .method = service_method };
 
-static GVariant *chr_flags(uint8_t props)
-{
-	GVariantBuilder b;
-
-	g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
-	if (props & SIM_PROP_READ)
-		g_variant_builder_add(&b, "s", "read");
-	if (props & SIM_PROP_WRITE_WITHOUT_RESP)
-		g_variant_builder_add(&b, "s", "write-without-response");
-	if (props & SIM_PROP_WRITE)
-		g_variant_builder_add(&b, "s", "write");
-	if (props & SIM_PROP_NOTIFY)
-		g_variant_builder_add(&b, "s", "notify");
-	return g_variant_builder_end(&b);
-}
-
 /* bluetoothd serves GAP and GATT itself (and would refuse or duplicate them). */
 static bool served_by_bluetoothd(const struct sim_gatt_service *svc)
 {
@@ -525,7 +509,7 @@ static void service_add(struct sim_bluez *front, const struct sim_gatt_service *
 		pc->iface = obj_add_iface(obj, "org.bluez.GattCharacteristic1", &chr_ops, pc);
 		objtree_set(pc->iface, "UUID", g_variant_new_string(def->uuid), false);
 		objtree_set(pc->iface, "Service", g_variant_new_object_path(path), false);
-		objtree_set(pc->iface, "Flags", chr_flags(def->props), false);
+		objtree_set(pc->iface, "Flags", sim_gatt_flags(def->props), false);
 		if (def->props & SIM_PROP_NOTIFY)
 			objtree_set(pc->iface, "Notifying", g_variant_new_boolean(FALSE), false);
 		obj_announce(obj);
