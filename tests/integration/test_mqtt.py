@@ -258,7 +258,7 @@ class Session(Mqtt):
             self.world.control("PressButton", "(s)", self.addr)
             time.sleep(0.3)
         self.world.control("Walk", "(su)", self.addr, 500)
-        time.sleep(61 - time.time() % 60)  # a completed minute to sync
+        self.world.complete_minute(self.addr)  # the walked minute is history now, to sync
         self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
         deadline = time.monotonic() + 30
         while self.world.db_rows("SELECT count(*) FROM outbox WHERE topic LIKE '%/history'")[0][0] == 0:

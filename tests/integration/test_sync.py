@@ -100,7 +100,9 @@ class History(Sync):
         cursor = self.wait_synced()
         n = len(self.stored())
         # Minutes the band records from now on come in the next sync, and only they.
-        time.sleep(61)
+        self.world.control("Walk", "(su)", self.addr, 10)
+        self.world.complete_minute(self.addr)
+        time.sleep(1.1)  # last_sync holds whole seconds: the next sync ends in a later one than the first
         before = time.time()
         self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
         self.wait_synced(after=int(before))
@@ -258,9 +260,11 @@ class ClockLess(Sync):
         rows = self.stored()
         self.assertTrue(all(r[0] >= began - 120 for r in rows), rows[:3])
         self.world.control("Walk", "(su)", self.addr, 40)
-        time.sleep(61 - time.time() % 60)  # let the walked minute complete
+        self.world.complete_minute(self.addr)
+        time.sleep(1.1)  # last_sync holds whole seconds: the next sync ends in a later one than the first
+        before = time.time()
         self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
-        self.wait_synced(after=int(time.time()) - 1)
+        self.wait_synced(after=int(before))
         cursor, _ = self.cursor()
         rows = self.stored()
         self.assertEqual(rows, self.scripted(FROM_2000, cursor))
