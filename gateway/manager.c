@@ -866,6 +866,16 @@ void manager_free(struct manager *mgr)
 	g_free(mgr);
 }
 
+void manager_band_id(const char *address, char ret[13])
+{
+	size_t j = 0;
+
+	for (const char *p = address; *p && j < 12; p++)
+		if (*p != ':')
+			ret[j++] = g_ascii_tolower(*p);
+	ret[j] = '\0';
+}
+
 struct hub *manager_hub(struct manager *mgr)
 {
 	return mgr->hub;
@@ -884,9 +894,7 @@ void manager_snapshot(struct manager *mgr, struct band *band, struct manager_sna
 
 	memset(ret, 0, sizeof(*ret));
 	g_strlcpy(ret->address, band_address(band), sizeof(ret->address));
-	for (size_t i = 0, j = 0; ret->address[i] && j < sizeof(ret->id) - 1; i++)
-		if (ret->address[i] != ':')
-			ret->id[j++] = g_ascii_tolower(ret->address[i]);
+	manager_band_id(ret->address, ret->id);
 	ret->state = band_state_name(band_state(band));
 	ret->description = band_state_description(band);
 	ret->connected = band_state(band) == BAND_STATE_READY;

@@ -43,6 +43,9 @@ struct manager_seen {
 };
 GArray *manager_seen(struct manager *mgr); /* of struct manager_seen */
 
+/* "C8:0F:10:11:22:33" to the band's id in topics and URLs, "c80f10112233" (DESIGN.md). */
+void manager_band_id(const char *address, char ret[13]);
+
 /* The event flow: subscribe to hear of every change after it was stored (hub.h). */
 struct hub *manager_hub(struct manager *mgr);
 /* Adapter power-cycles since start. */

@@ -74,16 +74,6 @@ static char *topic(const struct mqtt *m, const char *id, const char *leaf)
 	return g_strdup_printf("%s/%s/%s", m->base, id, leaf);
 }
 
-static void band_id(const char *address, char ret[13])
-{
-	size_t j = 0;
-
-	for (size_t i = 0; address[i] && j < 12; i++)
-		if (address[i] != ':')
-			ret[j++] = g_ascii_tolower(address[i]);
-	ret[j] = 0;
-}
-
 static char *iso_time(int64_t utc)
 {
 	g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(utc);
@@ -304,7 +294,7 @@ static void band_removal(struct mqtt *m, const char *address)
 	char id[13];
 	g_autofree char *t_state = NULL, *t_avail = NULL;
 
-	band_id(address, id);
+	manager_band_id(address, id);
 	ha_context(m, &ctx);
 	ha_band_remove(&ctx, &(struct ha_band){ .address = address, .id = id, .firmware = NULL }, emit_stored, m);
 	t_state = topic(m, id, "state");
@@ -377,7 +367,7 @@ static void on_hub(const struct hub_event *ev, void *user_data)
 	g_autofree char *t = NULL, *payload = NULL, *when = NULL;
 	g_autoptr(cJSON) o = NULL;
 
-	band_id(ev->address, id);
+	manager_band_id(ev->address, id);
 	switch ((int)ev->kind) {
 	case HUB_BAND_ADDED: {
 		struct band *band = manager_band(m->mgr, ev->address);
@@ -552,7 +542,7 @@ static struct band *band_by_id(struct mqtt *m, const char *id)
 	char bid[13];
 
 	for (guint i = 0; i < bands->len; i++) {
-		band_id(band_address(bands->pdata[i]), bid);
+		manager_band_id(band_address(bands->pdata[i]), bid);
 		if (strcmp(bid, id) == 0)
 			return bands->pdata[i];
 	}

@@ -56,17 +56,6 @@ static char *error_json(const char *message)
 	return text;
 }
 
-/* "C8:0F:10:11:22:33" to the id of URLs and topics, "c80f10112233". */
-static void band_id(const char *address, char ret[13])
-{
-	size_t j = 0;
-
-	for (const char *p = address; *p && j < 12; p++)
-		if (*p != ':')
-			ret[j++] = g_ascii_tolower(*p);
-	ret[j] = '\0';
-}
-
 static cJSON *band_json(struct manager *mgr, struct band *band)
 {
 	long steps = manager_steps_today(mgr, band);
@@ -74,7 +63,7 @@ static cJSON *band_json(struct manager *mgr, struct band *band)
 	cJSON *o = cJSON_CreateObject();
 	char id[13];
 
-	band_id(band_address(band), id);
+	manager_band_id(band_address(band), id);
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "address", band_address(band));
 	cJSON_AddStringToObject(o, "state", band_state_name(band_state(band)));
