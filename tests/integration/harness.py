@@ -36,6 +36,17 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
+def api_request(socket_path, method, path, body=None):
+    """One request to bandgate's JSON API on its Unix socket: (status, decoded body or None)."""
+    c = UnixHTTPConnection(socket_path)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, json.loads(data) if data else None
+
+
 class Process:
     """A child whose output lines are kept, so a test can wait for one."""
 
@@ -174,13 +185,7 @@ class World:
         return code
 
     def api(self, method, path, body=None):
-        c = UnixHTTPConnection(self.socket)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, json.loads(data) if data else None
+        return api_request(self.socket, method, path, body)
 
     def state(self, address):
         status, band = self.api("GET", "/api/v1/bands/" + address.replace(":", "").lower())

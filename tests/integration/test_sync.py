@@ -63,7 +63,8 @@ class Sync(Gateway):
 
     def scripted(self, first, end):
         """The band's own record of [first, end) as rows like stored()'s."""
-        start, samples = self.world.control("GetHistory", "(sxx)", self.addr, first, end, reply="(xa(yyyy))")
+        # GetHistory's end is inclusive: end - 1, or the minute at the cursor would count once the band completed it.
+        start, samples = self.world.control("GetHistory", "(sxx)", self.addr, first, end - 1, reply="(xa(yyyy))")
         return [(start + 60 * i, k, i_, s, None if hr == 0xFF else hr) for i, (k, i_, s, hr) in enumerate(samples)]
 
     def assert_history_exact(self):
