@@ -223,6 +223,8 @@ class Live(Sync):
         self.wait_rows("SELECT 1 FROM battery WHERE level = 42")
         self.assertEqual(self.world.db_rows("SELECT level, charging FROM battery WHERE address = ? "
                                             "ORDER BY time DESC, rowid DESC LIMIT 1", self.addr), [(42, 1)])
+        # The press comes a notification after the battery (the band paces them): wait for it, then count it once.
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'button'")
         self.assertEqual(self.world.db_rows("SELECT count(*) FROM events WHERE type = 'button'"), [(1,)])
         # Totals are written at most once a minute while they change, and at once when the daemon stops.
         self.world.control("SetInRange", "(sb)", self.addr, False)
