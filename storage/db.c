@@ -1326,10 +1326,16 @@ bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **erro
 
 /* ---- the MQTT outbox ---- */
 
-static bool outbox_insert(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_dropped,
-                          GError **error)
+static bool outbox_valid(const struct db_outbox_msg *msg, GError **error)
 {
-	g_autoptr(sqlite3_stmt) drop = NULL, insert = NULL, trim = NULL;
+	if (!msg->topic || !*msg->topic)
+		return invalid(error, "an outbox message needs a topic");
+	return check_range(msg->qos, 0, 2, "the QoS", error) && check_time(msg->created, error);
+}
+
+static bool outbox_insert(struct db *db, const struct db_outbox_msg *msg, GError **error)
+{
+	g_autoptr(sqlite3_stmt) drop = NULL, insert = NULL;
 
 	if (msg->coalesce) {
 		drop = query(db, "DELETE FROM outbox WHERE coalesce = 1 AND topic = ?1", ARGS(ARG_TEXT(msg->topic)), error);
@@ -1341,12 +1347,25 @@ static bool outbox_insert(struct db *db, const struct db_outbox_msg *msg, unsign
 	               ARGS(ARG_TEXT(msg->topic), ARG_BLOB(msg->payload ? msg->payload : "", msg->len),
 	                    ARG_INT(msg->qos), ARG_INT(msg->retain), ARG_INT(msg->coalesce), ARG_INT(msg->created)),
 	               error);
-	if (!run(db, insert, NULL, error))
-		return false;
+	return run(db, insert, NULL, error);
+}
+
+/* Over the bound the oldest events go. States are not trimmed: there is one row per topic at most, and the
+ * last one of a topic may be a forgotten band's empty config, which nothing would send again. The span of ids
+ * bounds the count from above (AUTOINCREMENT), so the count itself is only taken near the bound. */
+static bool outbox_trim(struct db *db, unsigned limit, int64_t *ret_dropped, GError **error)
+{
+	g_autoptr(sqlite3_stmt) trim = NULL;
+	int64_t span = 0;
+
+	*ret_dropped = 0;
 	if (!limit)
 		return true;
-	/* Over the bound: the oldest go, states and events alike (a newer state is on its way for each band). */
-	trim = query(db, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id "
+	if (!query_int(db, "SELECT coalesce(max(id) - min(id) + 1, 0) FROM outbox", &span, error))
+		return false;
+	if (span <= limit)
+		return true;
+	trim = query(db, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE coalesce = 0 ORDER BY id "
 	             "LIMIT max(0, (SELECT count(*) FROM outbox) - ?1))", ARGS(ARG_INT(limit)), error);
 	if (!run(db, trim, NULL, error))
 		return false;
@@ -1354,29 +1373,33 @@ static bool outbox_insert(struct db *db, const struct db_outbox_msg *msg, unsign
 	return true;
 }
 
-bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_id,
-                   int64_t *ret_dropped, GError **error)
+bool db_outbox_add_many(struct db *db, const struct db_outbox_msg *msgs, size_t n, unsigned limit,
+                        int64_t *ret_last_id, int64_t *ret_dropped, GError **error)
 {
 	int64_t dropped = 0, id;
+	bool ok = true;
 
-	if (!msg->topic || !*msg->topic)
-		return invalid(error, "an outbox message needs a topic");
-	if (!check_range(msg->qos, 0, 2, "the QoS", error) || !check_time(msg->created, error))
-		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!outbox_valid(&msgs[i], error))
+			return false;
 	if (!begin(db, error))
 		return false;
-	if (!outbox_insert(db, msg, limit, &dropped, error)) {
-		finish(db, false, NULL);
-		return false;
-	}
+	for (size_t i = 0; i < n && ok; i++)
+		ok = outbox_insert(db, &msgs[i], error);
 	id = sqlite3_last_insert_rowid(db->sqlite);
-	if (!finish(db, true, error))
+	if (!finish(db, ok && outbox_trim(db, limit, &dropped, error), error))
 		return false;
-	if (ret_id)
-		*ret_id = id;
+	if (ret_last_id)
+		*ret_last_id = id;
 	if (ret_dropped)
 		*ret_dropped = dropped;
 	return true;
+}
+
+bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_id,
+                   int64_t *ret_dropped, GError **error)
+{
+	return db_outbox_add_many(db, msg, 1, limit, ret_id, ret_dropped, error);
 }
 
 static void outbox_msg_free(gpointer p)

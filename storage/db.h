@@ -195,10 +195,14 @@ struct db_outbox_msg {
 };
 
 /* Appends msg (id ignored) in one transaction: a coalescing message first deletes the older coalescing rows of
- * its topic; then, when limit > 0 and the outbox holds more rows than limit, the oldest go (*ret_dropped counts
- * them). *ret_id (may be NULL) is the new row. */
+ * its topic; then, when limit > 0 and the outbox holds more rows than limit, the oldest non-coalescing rows go
+ * (*ret_dropped counts them). *ret_id (may be NULL) is the new row. */
 bool db_outbox_add(struct db *db, const struct db_outbox_msg *msg, unsigned limit, int64_t *ret_id,
                    int64_t *ret_dropped, GError **error);
+/* The same for n messages in one transaction (one commit: a discovery round is dozens of rows); all or none.
+ * *ret_last_id is the last new row. */
+bool db_outbox_add_many(struct db *db, const struct db_outbox_msg *msgs, size_t n, unsigned limit,
+                        int64_t *ret_last_id, int64_t *ret_dropped, GError **error);
 /* Up to max rows (0 = all) with id > after, in id order, as struct db_outbox_msg * (the array frees them). */
 GPtrArray *db_outbox_next(struct db *db, int64_t after, unsigned max, GError **error);
 /* Deleting an id that is gone (coalesced or trimmed meanwhile) is not an error. */

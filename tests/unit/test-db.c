@@ -1792,6 +1792,39 @@ static void test_outbox_bound_and_bad_input(struct fixture *f, gconstpointer dat
 	db_free(db);
 }
 
+/* The bound trims events only: a state (one row per topic, such as a forgotten band's empty config) stays. A
+ * batch lands whole or not at all. */
+static void test_outbox_trim_keeps_states_and_batches_are_atomic(struct fixture *f, gconstpointer data)
+{
+	struct db *db = open_ok(f->path);
+	const struct db_outbox_msg batch[] = {
+		{ .topic = "b/x/event", .payload = "p1", .len = 2, .qos = 1, .created = T0 },
+		{ .topic = "b/x/state", .payload = "s2", .len = 2, .qos = 1, .retain = true, .coalesce = true, .created = T0 },
+		{ .topic = "b/x/event", .payload = "p3", .len = 2, .qos = 1, .created = T0 },
+	};
+	struct db_outbox_msg bad[2] = { batch[0], batch[2] };
+	g_autoptr(GError) error = NULL;
+	g_autofree char *got = NULL;
+	int64_t dropped = -1, last = 0, n = 0;
+
+	(void)data;
+	outbox_add(db, "ha/old/config", "", true, 0, NULL);
+	outbox_add(db, "b/x/event", "p0", false, 0, NULL);
+	g_assert_true(db_outbox_add_many(db, batch, G_N_ELEMENTS(batch), 3, &last, &dropped, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(dropped, ==, 2);
+	got = outbox_topics(db);
+	g_assert_cmpstr(got, ==, "ha/old/config= b/x/state=s2 b/x/event=p3");
+	g_assert_cmpint(last, >, 0);
+	/* A bad message anywhere in a batch: nothing of it is stored. */
+	bad[1].qos = 7;
+	g_assert_false(db_outbox_add_many(db, bad, G_N_ELEMENTS(bad), 0, NULL, NULL, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_assert_true(db_outbox_count(db, &n, NULL));
+	g_assert_cmpint(n, ==, 3);
+	db_free(db);
+}
+
 static void migrated_usable(struct db *db, const char *path)
 {
 	const struct db_sample s = sample(T0, 4, 9, 0xff);
@@ -1838,6 +1871,7 @@ int main(int argc, char **argv)
 	ADD("/db/migrate/from-v2", test_migrate_from_v2);
 	ADD("/db/outbox/order-and-coalescing", test_outbox_order_and_coalescing);
 	ADD("/db/outbox/bound-and-bad-input", test_outbox_bound_and_bad_input);
+	ADD("/db/outbox/trim-keeps-states-and-batches-are-atomic", test_outbox_trim_keeps_states_and_batches_are_atomic);
 	ADD("/db/band/add-idempotent", test_add_idempotent);
 	ADD("/db/band/key", test_key_round_trip);
 	ADD("/db/band/bad-addresses", test_bad_addresses);
