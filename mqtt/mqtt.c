@@ -41,6 +41,8 @@ struct mqtt {
 	unsigned port;
 
 	bool session;              /* a client is connecting or connected; its socket may be watched */
+	GCancellable *resolving;   /* the broker's name being looked up, off the loop */
+	unsigned attempts;         /* connection attempts: which of the name's addresses the next one takes */
 	bool connected, stopping;
 	int io_fd;
 	int64_t connected_us;      /* monotonic, when the session came up */
@@ -53,6 +55,12 @@ struct mqtt {
 	GArray *acked;             /* outbox row ids the broker acknowledged, deleted together by acked_idle */
 	guint acked_idle;
 	int64_t last_sent;         /* the highest outbox id published in this session */
+	GArray *batch;             /* struct db_outbox_msg enqueued while batch_depth > 0, stored in one commit */
+	unsigned batch_depth;
+	int64_t full_since_us;     /* when the outbox last said it was full; the drops are counted, logged a minute */
+	int64_t full_dropped;
+	int offline_mid;           /* the last word at shutdown, and whether the broker took it */
+	bool offline_acked;
 	GHashTable *dirty;         /* band addresses whose state waits for state_timer */
 	unsigned hub_id;
 	int64_t started_us;
@@ -104,7 +112,7 @@ static char *state_json(const struct manager_snapshot *s)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "state", s->state);
 	cJSON_AddBoolToObject(o, "connected", s->connected);
-	cJSON_AddNumberToObject(o, "steps", (double)MAX(s->steps, 0));
+	add_int_or_null(o, "steps", s->steps); /* unknown is null (HA: unknown), never 0: 0 would be a meter reset */
 	add_int_or_null(o, "distance", s->meters);
 	add_int_or_null(o, "calories", s->calories);
 	add_int_or_null(o, "battery", s->battery);
@@ -162,35 +170,80 @@ static void pump(struct mqtt *m)
 
 		if (!rows) {
 			g_warning("mqtt: the outbox cannot be read: %s", error->message);
-			return;
+			break;
 		}
 		if (!rows->len)
-			return;
+			break;
 		for (guint i = 0; i < rows->len && m->connected; i++)
 			publish_row(m, rows->pdata[i]);
 	}
 	update_watch(m);
 }
 
-/* Stored first, then published when the broker is there. coalesce: a state that replaces its older self. */
-static void enqueue(struct mqtt *m, const char *t, const char *payload, bool retain, bool coalesce)
+static void outbox_full(struct mqtt *m, int64_t dropped)
 {
-	const struct db_outbox_msg msg = { .topic = (char *)t, .payload = (char *)payload, .len = strlen(payload),
-	                                   .qos = 1, .retain = retain, .coalesce = coalesce,
-	                                   .created = g_get_real_time() / G_USEC_PER_SEC };
+	int64_t now = g_get_monotonic_time();
+
+	m->full_dropped += dropped;
+	if (m->full_since_us && now - m->full_since_us < 60 * G_USEC_PER_SEC)
+		return;
+	g_warning("mqtt: the outbox is full (%d messages); dropped the %" G_GINT64_FORMAT " oldest events", OUTBOX_LIMIT,
+	          m->full_dropped);
+	m->full_since_us = now;
+	m->full_dropped = 0;
+}
+
+/* Stored first (n messages, one commit), then published when the broker is there. */
+static void store(struct mqtt *m, const struct db_outbox_msg *msgs, size_t n)
+{
 	g_autoptr(GError) error = NULL;
 	int64_t dropped = 0;
 
-	if (!db_outbox_add(m->db, &msg, OUTBOX_LIMIT, NULL, &dropped, &error)) {
-		g_warning("mqtt: not stored in the outbox (%s): %s", t, error->message);
-		if (m->connected)
-			mosquitto_publish(m->mosq, NULL, t, (int)msg.len, payload, 1, retain);
+	if (!n)
+		return;
+	if (!db_outbox_add_many(m->db, msgs, n, OUTBOX_LIMIT, NULL, &dropped, &error)) {
+		g_warning("mqtt: %zu messages not stored in the outbox (%s): %s", n, msgs[0].topic, error->message);
+		for (size_t i = 0; i < n && m->connected; i++)
+			mosquitto_publish(m->mosq, NULL, msgs[i].topic, (int)msgs[i].len, msgs[i].payload, 1, msgs[i].retain);
 		return;
 	}
 	if (dropped)
-		g_warning("mqtt: the outbox is full (%d messages); dropped the %" G_GINT64_FORMAT " oldest", OUTBOX_LIMIT,
-		          dropped);
+		outbox_full(m, dropped);
 	pump(m);
+}
+
+/* What is enqueued between the two is stored in one transaction: a discovery round, a burst of states. */
+static void batch_begin(struct mqtt *m)
+{
+	m->batch_depth++;
+}
+
+static void batch_end(struct mqtt *m)
+{
+	if (--m->batch_depth)
+		return;
+	store(m, (const struct db_outbox_msg *)(void *)m->batch->data, m->batch->len);
+	for (guint i = 0; i < m->batch->len; i++) {
+		g_free(g_array_index(m->batch, struct db_outbox_msg, i).topic);
+		g_free(g_array_index(m->batch, struct db_outbox_msg, i).payload);
+	}
+	g_array_set_size(m->batch, 0);
+}
+
+/* coalesce: a state that replaces its older self. */
+static void enqueue(struct mqtt *m, const char *t, const char *payload, bool retain, bool coalesce)
+{
+	struct db_outbox_msg msg = { .topic = (char *)t, .payload = (char *)payload, .len = strlen(payload), .qos = 1,
+	                             .retain = retain, .coalesce = coalesce,
+	                             .created = g_get_real_time() / G_USEC_PER_SEC };
+
+	if (!m->batch_depth) {
+		store(m, &msg, 1);
+		return;
+	}
+	msg.topic = g_strdup(t);
+	msg.payload = g_strdup(payload);
+	g_array_append_val(m->batch, msg);
 }
 
 /* Straight to the broker when connected, else nowhere: what is rebuilt on every connect anyway. */
@@ -243,6 +296,7 @@ static gboolean on_state_timer(gpointer user_data)
 	gpointer address;
 
 	m->state_timer = 0;
+	batch_begin(m);
 	g_hash_table_iter_init(&it, m->dirty);
 	while (g_hash_table_iter_next(&it, &address, NULL)) {
 		struct band *band = manager_band(m->mgr, address);
@@ -252,6 +306,7 @@ static gboolean on_state_timer(gpointer user_data)
 	}
 	g_hash_table_remove_all(m->dirty);
 	publish_band_list(m);
+	batch_end(m);
 	return G_SOURCE_REMOVE;
 }
 
@@ -309,12 +364,14 @@ static void all_discovery_and_states(struct mqtt *m)
 	struct ha_context ctx;
 
 	ha_context(m, &ctx);
+	batch_begin(m);
 	ha_gateway_config(&ctx, emit_stored, m);
 	for (guint i = 0; i < bands->len; i++) {
 		band_discovery(m, bands->pdata[i]);
 		publish_state(m, bands->pdata[i]);
 	}
 	publish_band_list(m);
+	batch_end(m);
 }
 
 static long rss_kb(void)
@@ -360,69 +417,99 @@ static gboolean on_health_timer(gpointer user_data)
 
 /* ---- the event flow ---- */
 
+/* A message of the band's that is not a state: button presses, history notes, notification statuses. */
+static void publish_event(struct mqtt *m, const char *address, const char *leaf, cJSON *o)
+{
+	char id[13];
+	g_autofree char *payload = cJSON_PrintUnformatted(o), *t = NULL;
+
+	manager_band_id(address, id);
+	t = topic(m, id, leaf);
+	enqueue(m, t, payload, false, false);
+	cJSON_Delete(o);
+}
+
+static void on_button(struct mqtt *m, const struct hub_event *ev)
+{
+	g_autofree char *when = iso_now(); /* to the microsecond: two presses in one second stay two */
+	cJSON *o = cJSON_CreateObject();
+
+	flush_states(m); /* what came before the press is published before it */
+	cJSON_AddStringToObject(o, "event_type", "press");
+	cJSON_AddStringToObject(o, "time", when ? when : "");
+	publish_event(m, ev->address, "event", o);
+}
+
+static void on_history(struct mqtt *m, const struct hub_event *ev)
+{
+	g_autofree char *first = iso_time(ev->first);
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "first", first ? first : "");
+	cJSON_AddNumberToObject(o, "minutes", (double)ev->n);
+	cJSON_AddNumberToObject(o, "steps", (double)ev->steps);
+	publish_event(m, ev->address, "history", o);
+}
+
+static void on_notification(struct mqtt *m, const struct hub_event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)ev->id);
+	cJSON_AddStringToObject(o, "status", ev->status ? ev->status : "");
+	if (ev->source)
+		cJSON_AddStringToObject(o, "source", ev->source);
+	if (ev->error)
+		cJSON_AddStringToObject(o, "error", ev->error);
+	publish_event(m, ev->address, "notification", o);
+}
+
+static void on_band_added(struct mqtt *m, const char *address)
+{
+	struct band *band = manager_band(m->mgr, address);
+
+	batch_begin(m);
+	if (band)
+		band_discovery(m, band);
+	g_hash_table_add(m->dirty, g_strdup(address));
+	g_clear_handle_id(&m->state_timer, g_source_remove); /* the new band's state now, with any pending */
+	on_state_timer(m);
+	batch_end(m);
+}
+
 static void on_hub(const struct hub_event *ev, void *user_data)
 {
 	struct mqtt *m = user_data;
-	char id[13];
-	g_autofree char *t = NULL, *payload = NULL, *when = NULL;
-	g_autoptr(cJSON) o = NULL;
 
-	manager_band_id(ev->address, id);
-	switch ((int)ev->kind) {
-	case HUB_BAND_ADDED: {
-		struct band *band = manager_band(m->mgr, ev->address);
-
-		if (band)
-			band_discovery(m, band);
-		g_hash_table_add(m->dirty, g_strdup(ev->address));
-		g_clear_handle_id(&m->state_timer, g_source_remove);
-		on_state_timer(m);
+	switch (ev->kind) {
+	case HUB_BAND_ADDED:
+		on_band_added(m, ev->address);
 		return;
-	}
 	case HUB_BAND_REMOVED:
 		g_hash_table_remove(m->dirty, ev->address);
+		batch_begin(m);
 		band_removal(m, ev->address);
 		publish_band_list(m);
+		batch_end(m);
 		return;
 	case HUB_BAND_MOVED:
-		band_removal(m, ev->old_address);
 		g_hash_table_remove(m->dirty, ev->old_address);
+		batch_begin(m);
+		band_removal(m, ev->old_address);
 		if (manager_band(m->mgr, ev->address))
 			band_discovery(m, manager_band(m->mgr, ev->address));
+		batch_end(m);
 		break;
 	case HUB_BAND_CHANGED:
 		break;
 	case HUB_BAND_BUTTON:
-		flush_states(m); /* what came before the press is published before it */
-		when = iso_now(); /* to the microsecond: two presses in one second stay two */
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "event_type", "press");
-		cJSON_AddStringToObject(o, "time", when ? when : "");
-		payload = cJSON_PrintUnformatted(o);
-		t = topic(m, id, "event");
-		enqueue(m, t, payload, false, false);
+		on_button(m, ev);
 		return;
 	case HUB_BAND_HISTORY:
-		when = iso_time(ev->first);
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "first", when ? when : "");
-		cJSON_AddNumberToObject(o, "minutes", (double)ev->n);
-		cJSON_AddNumberToObject(o, "steps", (double)ev->steps);
-		payload = cJSON_PrintUnformatted(o);
-		t = topic(m, id, "history");
-		enqueue(m, t, payload, false, false);
+		on_history(m, ev);
 		return;
 	case HUB_NOTIFICATION:
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "id", (double)ev->id);
-		cJSON_AddStringToObject(o, "status", ev->status ? ev->status : "");
-		if (ev->source)
-			cJSON_AddStringToObject(o, "source", ev->source);
-		if (ev->error)
-			cJSON_AddStringToObject(o, "error", ev->error);
-		payload = cJSON_PrintUnformatted(o);
-		t = topic(m, id, "notification");
-		enqueue(m, t, payload, false, false);
+		on_notification(m, ev);
 		return;
 	}
 	g_hash_table_add(m->dirty, g_strdup(ev->address));
@@ -458,9 +545,10 @@ static void log_refusal(struct mqtt *m, const char *t, const char *why)
 		m->refusals_logged = m->refusals_quiet = 0;
 	}
 	if (m->refusals_logged++ < REFUSAL_LOGS_PER_MIN) {
-		g_autofree char *safe = g_strescape(t, NULL); /* a hostile topic's control bytes stay out of the log */
+		/* A hostile topic's control bytes stay out of the log, and so do those of a payload quoted in why. */
+		g_autofree char *safe = g_strescape(t, NULL), *safe_why = g_strescape(why, NULL);
 
-		g_message("mqtt: command on %s refused: %s", safe, why);
+		g_message("mqtt: command on %s refused: %s", safe, safe_why);
 	}
 	else
 		m->refusals_quiet++;
@@ -490,25 +578,30 @@ static const char *json_string(const struct command *c, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* <base>/<id>/cmd/<verb>, each level as expected; false for anything else. */
-static bool parse_topic(const struct mqtt *m, const char *t, struct command *ret)
+enum topic_kind { TOPIC_OTHER, TOPIC_COMMAND, TOPIC_TOO_LONG };
+
+/* <base>/<id>/cmd/<verb>, each level as expected. The subscription (<base>/+/cmd/+) lets nothing else in, so
+ * TOPIC_OTHER is only a defence; an id or verb longer than any we have is answered, not dropped. */
+static enum topic_kind parse_topic(const struct mqtt *m, const char *t, struct command *ret)
 {
 	size_t base_len = strlen(m->base);
 	const char *rest, *cmd, *verb;
 
 	if (strncmp(t, m->base, base_len) != 0 || t[base_len] != '/')
-		return false;
+		return TOPIC_OTHER;
 	rest = t + base_len + 1;
 	cmd = strstr(rest, "/cmd/");
-	if (!cmd || cmd == rest || (size_t)(cmd - rest) >= sizeof(ret->id))
-		return false;
+	if (!cmd || cmd == rest || memchr(rest, '/', (size_t)(cmd - rest)))
+		return TOPIC_OTHER;
 	verb = cmd + strlen("/cmd/");
-	if (!*verb || strchr(verb, '/') || strlen(verb) >= sizeof(ret->verb) || memchr(rest, '/', (size_t)(cmd - rest)))
-		return false;
+	if (!*verb || strchr(verb, '/'))
+		return TOPIC_OTHER;
+	if ((size_t)(cmd - rest) >= sizeof(ret->id) || strlen(verb) >= sizeof(ret->verb))
+		return TOPIC_TOO_LONG;
 	memcpy(ret->id, rest, (size_t)(cmd - rest));
 	ret->id[cmd - rest] = 0;
 	g_strlcpy(ret->verb, verb, sizeof(ret->verb));
-	return true;
+	return TOPIC_COMMAND;
 }
 
 /* The payload: a size limit, UTF-8 text, then JSON when it looks like an object. */
@@ -666,8 +759,16 @@ static void on_command(struct mqtt *m, const struct mosquitto_message *msg)
 	const char *why;
 	struct band *band;
 
-	if (!parse_topic(m, msg->topic, &c))
-		return; /* not a command topic of ours (the subscription's wildcard is wider) */
+	switch (parse_topic(m, msg->topic, &c)) {
+	case TOPIC_OTHER:
+		return;
+	case TOPIC_TOO_LONG:
+		log_refusal(m, msg->topic, "no such band or command");
+		reply(m, msg->topic, &c, "unknown command: no band or command has a name this long", NULL);
+		return;
+	case TOPIC_COMMAND:
+		break;
+	}
 	if (msg->retain) {
 		/* A retained command would run again at every connect: a restart loop from one mistaken -r. */
 		why = "retained commands are not run; publish it without the retain flag";
@@ -709,8 +810,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		return;
 	if (strcmp(msg->topic, status_topic) == 0) {
 		/* Home Assistant restarted: after a random 1-5 s (its guidance, so that a fleet does not answer at
-		 * once), discovery again, then every state. */
-		if (msg->payloadlen == 6 && memcmp(msg->payload, "online", 6) == 0 && !m->birth_timer)
+		 * once), discovery again, then every state.
+		 * A retained birth is the broker's replay at our subscription: this connect sent them already. */
+		if (!msg->retain && msg->payloadlen == 6 && memcmp(msg->payload, "online", 6) == 0 && !m->birth_timer)
 			m->birth_timer = g_timeout_add((guint)g_random_int_range(1000, 5001), on_birth_timer, m);
 		return;
 	}
@@ -781,6 +883,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 	int64_t *row = g_hash_table_lookup(m->inflight, GINT_TO_POINTER(mid));
 
 	(void)mosq;
+	if (m->stopping && mid == m->offline_mid)
+		m->offline_acked = true;
 	if (!row || m->stopping)
 		return; /* a direct publish: status, a result; or the last word at shutdown */
 	g_array_append_val(m->acked, *row);
@@ -870,23 +974,64 @@ static void connection_lost(struct mqtt *m, const char *why)
 	schedule_connect(m);
 }
 
+/* An attempt on host (the broker's name, or one of its addresses). */
+static void connect_to(struct mqtt *m, const char *host)
+{
+	int rc;
+
+	m->attempts++;
+	if (!new_client(m)) {
+		schedule_connect(m);
+		return;
+	}
+	m->session = true;
+	rc = mosquitto_connect_async(m->mosq, host, (int)m->port, KEEPALIVE_S);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		connection_lost(m, rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
+		return;
+	}
+	update_watch(m);
+}
+
+/* libmosquitto looks the name up with a blocking getaddrinfo on the loop: a DNS server that does not answer
+ * (at boot, in an outage) would stall the bands and the API for its whole timeout at every attempt. So the
+ * name is looked up off the loop first. A plain connection then goes to one of its addresses, the next one at
+ * each attempt (an address that never answers, such as IPv6 without a route, is not tried for ever); TLS
+ * checks the broker's certificate against its name, so libmosquitto gets the name, now that it resolves. */
+static void on_resolved(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
+	struct mqtt *m = user_data;
+	g_autofree char *host = NULL;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return; /* m is gone */
+	g_clear_object(&m->resolving);
+	if (!addresses) {
+		m->session = true; /* an attempt that failed before it had a socket */
+		connection_lost(m, error->message);
+		return;
+	}
+	host = m->tls ? g_strdup(m->host)
+	              : g_inet_address_to_string(g_list_nth_data(addresses, m->attempts % g_list_length(addresses)));
+	g_resolver_free_addresses(addresses);
+	connect_to(m, host);
+}
+
 static gboolean on_connect_timer(gpointer user_data)
 {
 	struct mqtt *m = user_data;
-	int rc;
+	g_autoptr(GResolver) resolver = NULL;
 
 	m->connect_timer = 0;
-	if (!new_client(m)) {
-		schedule_connect(m);
+	if (g_hostname_is_ip_address(m->host)) {
+		connect_to(m, m->host);
 		return G_SOURCE_REMOVE;
 	}
-	m->session = true;
-	rc = mosquitto_connect_async(m->mosq, m->host, (int)m->port, KEEPALIVE_S);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		connection_lost(m, rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
-		return G_SOURCE_REMOVE;
-	}
-	update_watch(m);
+	resolver = g_resolver_get_default();
+	m->resolving = g_cancellable_new();
+	g_resolver_lookup_by_name_async(resolver, m->host, m->resolving, on_resolved, m);
 	return G_SOURCE_REMOVE;
 }
 
@@ -939,6 +1084,9 @@ static bool client_configure(struct mqtt *m, GError **error)
 		return false;
 	}
 	mosquitto_will_set(m->mosq, will, (int)strlen("offline"), "offline", 1, true);
+	/* No QoS 1 message held back in libmosquitto's own queue (by default 20 fly at once): the outbox's window
+	 * bounds what is in flight, and the last word at shutdown must not wait behind a drain. */
+	mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, 0);
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
 	mosquitto_publish_callback_set(m->mosq, on_publish);
@@ -1009,6 +1157,7 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
 	m->mode = cfg->mqtt_discovery == CONFIG_DISCOVERY_PER_COMPONENT ? HA_MODE_PER_COMPONENT : HA_MODE_DEVICE;
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	m->acked = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	m->batch = g_array_new(FALSE, FALSE, sizeof(struct db_outbox_msg));
 	m->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m->started_us = g_get_monotonic_time();
 	m->client_id = g_strdup_printf("bandgate-%s", cfg->gateway_id);
@@ -1028,16 +1177,19 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
 	return m;
 }
 
-/* The last word: "offline", retained, and a second at most for the broker to take it. */
+/* The last word: "offline", retained, and a second at most for the broker to acknowledge it. A clean
+ * DISCONNECT makes the broker drop our will, so the word must have arrived before it. */
 static void say_offline(struct mqtt *m)
 {
 	g_autofree char *status = topic(m, m->gateway_id, "status");
 	int64_t deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
 
-	mosquitto_publish(m->mosq, NULL, status, (int)strlen("offline"), "offline", 1, true);
-	while (mosquitto_want_write(m->mosq) && g_get_monotonic_time() < deadline)
-		if (mosquitto_loop(m->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
-			break;
+	m->offline_acked = false;
+	if (mosquitto_publish(m->mosq, &m->offline_mid, status, (int)strlen("offline"), "offline", 1, true) ==
+	    MOSQ_ERR_SUCCESS)
+		while (!m->offline_acked && g_get_monotonic_time() < deadline)
+			if (mosquitto_loop(m->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+				break;
 	mosquitto_disconnect(m->mosq);
 	mosquitto_loop(m->mosq, 100, 1);
 }
@@ -1059,6 +1211,10 @@ void mqtt_free(struct mqtt *m)
 	g_clear_handle_id(&m->health_timer, g_source_remove);
 	g_clear_handle_id(&m->scan_timer, g_source_remove);
 	g_clear_handle_id(&m->restart_timer, g_source_remove);
+	if (m->resolving) {
+		g_cancellable_cancel(m->resolving);
+		g_clear_object(&m->resolving);
+	}
 	if (m->mosq && m->connected)
 		say_offline(m);
 	delete_acked(m);
@@ -1067,6 +1223,7 @@ void mqtt_free(struct mqtt *m)
 	mosquitto_lib_cleanup();
 	g_hash_table_unref(m->inflight);
 	g_array_unref(m->acked);
+	g_array_unref(m->batch);
 	g_hash_table_unref(m->dirty);
 	g_free(m->base);
 	g_free(m->prefix);

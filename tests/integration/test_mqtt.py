@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,10 @@ class Broker:
         with open(self.conf, "w") as f:
             # user root: as root, mosquitto would drop to "mosquitto", who cannot read this private directory
             # (a non-root run ignores the line).
+            # max_queued_messages 0: a subscriber slower than the gateway's drain loses nothing at the broker (its
+            # default drops QoS 1 messages past 1,000 queued for one client).
             f.write(f"user root\nlistener {self.port} 127.0.0.1\npersistence true\npersistence_location {directory}/\n"
-                    f"{extra or 'allow_anonymous true'}\n")
+                    f"max_queued_messages 0\n{extra or 'allow_anonymous true'}\n")
         self.proc = None
         self.start()
 
@@ -219,9 +222,14 @@ class Discovery(Mqtt):
 
     def test_a_forgotten_band_leaves_home_assistant(self):
         self.listen()
+        # A retained birth is replayed to the gateway at every subscription: no second discovery round for it.
+        self.listener.publish("homeassistant/status", "online", retain=True)
         self.start()
         band_config = f"homeassistant/device/bandgate_{self.id}/config"
         self.listener.wait(lambda m: m[0] == band_config and m[1], what="the band's discovery")
+        time.sleep(5.5)
+        self.assertEqual(len(self.listener.on(band_config)), 1)
+        self.assertNotIn("Home Assistant is online", self.world.gateway.output())
         self.assertEqual(self.world.cli("forget", self.addr).returncode, 0)
         self.listener.wait(lambda m: m[0] == band_config and m[1] == b"", what="the empty config")
         self.listener.wait(lambda m: m[0] == self.t("state") and m[1] == b"", what="the empty state")
@@ -323,6 +331,64 @@ class Session(Mqtt):
         self.assertTrue(all(s["steps"] == steps for s in after), after)
 
 
+    def test_a_stop_in_the_middle_of_a_drain_still_leaves_offline_and_loses_nothing(self):
+        """The last word goes out before the clean disconnect that makes the broker drop the will, also behind a
+        full window of unacknowledged outbox rows; what the stop cut short goes on the next start."""
+        self.start()
+        self.assertEqual(self.world.stop_gateway(), 0)
+        backlog = 20000  # an outage's worth of events, left in the outbox as a stopped gateway leaves them
+        topic = self.t("backlog")  # a topic of its own: the band's real history notes go on as well
+        with sqlite3.connect(self.world.database) as db:
+            db.executemany("INSERT INTO outbox (topic, payload, qos, retain, coalesce, created) "
+                           "VALUES (?, ?, 1, 0, 0, ?)",
+                           [(topic, json.dumps({"n": i}).encode(), int(time.time())) for i in range(backlog)])
+        self.listen()
+        self.start(wait_ready=False)
+        status = self.t("status", GW)
+        self.listener.wait(lambda m: m[0] == topic, what="the drain under way")
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.listener.wait(lambda m: m[0] == status and m[1] == b"offline", what="offline after the stop")
+        late = Listener(self.broker.port, topics=(status,), client_id="late")
+        try:
+            self.assertEqual(late.wait(lambda m: m[0] == status, what="the retained status")[1], b"offline")
+        finally:
+            late.close()
+        self.start(wait_ready=False)
+        deadline = time.monotonic() + 60
+        while len({json.loads(p)["n"] for p in self.listener.on(topic)}) < backlog:
+            self.assertLess(time.monotonic(), deadline, f"{len(set(self.listener.on(topic)))} of {backlog} arrived")
+            time.sleep(0.2)
+        ns = [json.loads(p)["n"] for p in self.listener.on(topic)]
+        self.assertEqual(sorted(set(ns)), list(range(backlog)))
+
+    def test_a_broker_by_name_and_a_name_that_does_not_resolve(self):
+        self.listen()
+        self.world.start_gateway([self.addr], gateway_extra=f"id = {GW}\n",
+                                 mqtt=f"host = localhost\nport = {self.broker.port}\n")
+        self.listener.wait(lambda m: m[0] == self.t("status", GW) and m[1] == b"online", what="online via localhost")
+        self.world.wait_state(self.addr, "ready", 60)
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.world.start_gateway([self.addr], gateway_extra=f"id = {GW}\n",
+                                 mqtt=f"host = no-such-broker.invalid\nport = {self.broker.port}\n")
+        self.world.wait_state(self.addr, "ready", 60)
+        deadline = time.monotonic() + 20
+        while "cannot reach the broker at no-such-broker.invalid" not in self.world.gateway.output():
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output()[-2000:])
+            time.sleep(0.1)
+        self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
+        self.assertIsNone(self.world.gateway.proc.poll())
+
+    def test_steps_not_known_yet_are_null_not_zero(self):
+        """A band never seen today and away: its steps are unknown. 0 on a total_increasing sensor followed by the
+        real count would make Home Assistant add the whole day again."""
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.listen()
+        self.start(wait_ready=False)
+        s = self.wait_state(lambda s: s["state"] != "ready")
+        self.assertIsNone(s["steps"], s)
+        self.assertFalse(s["connected"])
+
+
 class Commands(Mqtt):
     def alerts(self):
         return self.world.control("GetAlerts", "(s)", self.addr, reply="(a(xyysb))")[0]
@@ -403,6 +469,9 @@ class Commands(Mqtt):
             r = self.command("notify", payload)
             self.assertFalse(r["ok"], payload)
         self.assertFalse(self.command("dance")["ok"])
+        # Names longer than any band's or verb's are answered too, not dropped.
+        self.assertIn("unknown command", self.command("x" * 40)["error"])
+        self.assertIn("unknown command", self.command("notify", "hi", who="b" * 70)["error"])
         # A retained restart: the broker hands it to the live subscription once (as a plain message, so the
         # gateway restarts once), then replays it retained at every connect: refused there, so no restart loop;
         # and the empty payload that clears it is no command either.
