@@ -226,11 +226,16 @@ static bool implicates_adapter(struct band *band, const GError *error)
 {
 	struct bluez_device_info info;
 
-	switch ((int)bluez_error_kind(error)) {
+	switch (bluez_error_kind(error)) {
 	case BLUEZ_ERROR_UNREACHABLE:
 		return bluez_device_info(band->bz, band->address, &info) && info.has_rssi;
 	case BLUEZ_ERROR_TRANSIENT:
 		return true;
+	case BLUEZ_ERROR_LINK_LOST: /* the band went, as bands do: not the adapter's fault */
+	case BLUEZ_ERROR_BUSY:
+	case BLUEZ_ERROR_GONE:
+	case BLUEZ_ERROR_OTHER:
+		return false;
 	}
 	return false;
 }

@@ -58,6 +58,11 @@ enum bluez_error_kind bluez_error_kind(const GError *error)
 	/* bluetoothd says Failed for these two; their messages tell them apart (bluez-5.66.md). */
 	if (strcmp(name, "org.bluez.Error.Failed") == 0 && strstr(error->message, "le-connection-abort-by-local"))
 		return BLUEZ_ERROR_UNREACHABLE;
+	/* A GATT request that ended without an ATT error code (5.66 gatt-client.c create_gatt_dbus_error), or one
+	 * made as the link went: the link is the news, not the adapter. */
+	if (strcmp(name, "org.bluez.Error.Failed") == 0 &&
+	    (g_str_has_suffix(error->message, "Operation failed") || g_str_has_suffix(error->message, "Not connected")))
+		return BLUEZ_ERROR_LINK_LOST;
 	if (strstr(error->message, "already in progress"))
 		return BLUEZ_ERROR_BUSY;
 	for (size_t i = 0; i < G_N_ELEMENTS(busy); i++)
@@ -384,6 +389,28 @@ void bluez_start_notify(struct bluez *bz, const char *address, const char *uuid,
 	     call_new(cancellable, callback, NULL, user_data));
 }
 
+/* The characteristic's Flags have the last word (miband2-protocol.md §16, "Writes"): a Write Request only where
+ * they list "write", a Write Command only where they list "write-without-response". 2A06 is the case that
+ * matters: write-without-response only, and a Write Request there is refused by a strict ATT server. */
+static const char *write_type(struct bluez *bz, const char *path, bool with_response)
+{
+	g_autoptr(GDBusProxy) c = proxy_at(bz, path, CHAR_IFACE);
+	g_autoptr(GVariant) flags = c ? g_dbus_proxy_get_cached_property(c, "Flags") : NULL;
+	g_autofree const char **list = NULL;
+	bool request = false, command = false;
+
+	if (!flags || !g_variant_is_of_type(flags, G_VARIANT_TYPE_STRING_ARRAY))
+		return with_response ? "request" : "command";
+	list = g_variant_get_strv(flags, NULL);
+	for (size_t i = 0; list[i]; i++) {
+		request = request || strcmp(list[i], "write") == 0;
+		command = command || strcmp(list[i], "write-without-response") == 0;
+	}
+	if (with_response)
+		return request || !command ? "request" : "command";
+	return command || !request ? "command" : "request";
+}
+
 void bluez_write(struct bluez *bz, const char *address, const char *uuid, const uint8_t *value, size_t len,
                  bool with_response, GCancellable *cancellable, bluez_done_func callback, void *user_data)
 {
@@ -393,8 +420,7 @@ void bluez_write(struct bluez *bz, const char *address, const char *uuid, const 
 
 	if (path) {
 		g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
-		g_variant_builder_add(&options, "{sv}", "type",
-		                      g_variant_new_string(with_response ? "request" : "command"));
+		g_variant_builder_add(&options, "{sv}", "type", g_variant_new_string(write_type(bz, path, with_response)));
 		params = g_variant_new("(@aya{sv})",
 		                       g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, value, len, 1), &options);
 	}
@@ -423,6 +449,7 @@ static void set_powered(struct bluez *bz, bool on, bluez_done_func done)
 }
 
 static gboolean power_on(gpointer user_data);
+static void discovery_update(struct bluez *bz);
 
 static void powered_on(const GError *error, void *user_data)
 {
@@ -431,6 +458,7 @@ static void powered_on(const GError *error, void *user_data)
 	if (!error) {
 		bz->power_cycling = false;
 		bz->power_retry_ms = 0;
+		discovery_update(bz);
 		return;
 	}
 	bz->power_retry_ms = CLAMP(bz->power_retry_ms * 2, POWER_RETRY_MIN_MS, POWER_RETRY_MAX_MS);
@@ -467,8 +495,6 @@ void bluez_adapter_power_cycle(struct bluez *bz)
 }
 
 /* ---- discovery ---- */
-
-static void discovery_update(struct bluez *bz);
 
 static gboolean discovery_retry(gpointer user_data)
 {
@@ -530,7 +556,9 @@ static void discovery_update(struct bluez *bz)
 {
 	if (bz->discovery_pending || bz->discovery_retry)
 		return;
-	if (!bluez_adapter_ready(bz)) {
+	/* During our own power-cycle bluetoothd answers NotReady even before Powered=false is signalled (5.66
+	 * btd_adapter_get_powered counts a pending power change): wait for the cycle to end instead. */
+	if (!bluez_adapter_ready(bz) || bz->power_cycling) {
 		bz->discovery_active = false;
 		return;
 	}

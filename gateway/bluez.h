@@ -17,6 +17,7 @@ struct bluez;
 enum bluez_error_kind {
 	BLUEZ_ERROR_TRANSIENT,   /* Failed, timeouts, NoReply: retry soon; repeated, the adapter is suspect */
 	BLUEZ_ERROR_UNREACHABLE, /* Failed "le-connection-abort-by-local": the device did not answer (away) */
+	BLUEZ_ERROR_LINK_LOST,   /* Failed "Operation failed" / "Not connected": a request ended with the link */
 	BLUEZ_ERROR_BUSY,        /* InProgress, NotReady, AlreadyExists, "already in progress": someone (often
 	                          * we ourselves, a Disconnect still running) is at it: retry later */
 	BLUEZ_ERROR_GONE,      /* UnknownObject, DoesNotExist, ServiceUnknown: the object or daemon went away */
