@@ -100,12 +100,16 @@ class Discovery(SimTestCase):
         self.assertNotIn("RSSI", watcher.get_all(path, DEVICE), "bluez §Objects: RSSI only while discovering")
 
     def test_not_ready_while_powered_off(self):
-        """bluez §Discovery: Start/StopDiscovery "while powered off: NotReady "Resource Not Ready""."""
+        """bluez §Discovery: Start/StopDiscovery "while powered off: NotReady "Resource Not Ready"". So is
+        SetDiscoveryFilter (5.66 set_discovery_filter; the VM test's gateway met it during a power-cycle)."""
         world = self.start()
         world.client.set(HCI0, ADAPTER, "Powered", GLib.Variant("b", False)).result()
         for method in ("StartDiscovery", "StopDiscovery"):
             self.assert_error(lambda: world.client.bluez(HCI0, ADAPTER, method), ERR + "NotReady",
                               "Resource Not Ready")
+        self.assert_error(lambda: world.client.bluez(HCI0, ADAPTER, "SetDiscoveryFilter",
+                                                     variant("(a{sv})", {"Transport": GLib.Variant("s", "le")})),
+                          ERR + "NotReady", "Resource Not Ready")
 
 
     def test_rssi_follows_the_band(self):

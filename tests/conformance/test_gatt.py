@@ -153,6 +153,28 @@ class ReadWrite(SimTestCase):
         self.assertEqual(writes, [(NEW_ALERT, bytes([5, 1, 0x41 + n])) for n in range(4)])
 
 
+class SlowBand(SimTestCase):
+    def test_requests_answered_late_and_those_the_link_outlives_not(self):
+        """att-delay-ms: a read or write request is answered that much later, Value signal then reply, as on a
+        real link (the VM measured 27 ms for one ATT round trip); a request still unanswered when the link
+        goes fails with Failed "Operation failed" (5.66 gatt-client.c: a request that ends with no ATT error).
+        A Write Command is answered at once: bluetoothd does not wait for the band."""
+        world, band = self.start_band(login=True)
+        world.fault(band.address, "att-delay-ms", GLib.Variant("u", 400))
+        t0 = time.monotonic()
+        self.assertEqual(band.read(SW_REV), b"V1.0.1.81")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.35)
+        t0 = time.monotonic()
+        band.write(ALERT_LEVEL, b"\x01", "command")
+        self.assertLess(time.monotonic() - t0, 0.35)
+        write = world.client.send("org.bluez", band.chr(TIME), GATT_CHR, "WriteValue",
+                                  variant("(aya{sv})", bytes(11), {"type": GLib.Variant("s", "request")}))
+        read = world.client.send("org.bluez", band.chr(SW_REV), GATT_CHR, "ReadValue", variant("(a{sv})", {}))
+        world.control("DropLink", "s", band.address)
+        self.assert_error(write, ERR + "Failed", "Operation failed")
+        self.assert_error(read, ERR + "Failed", "Operation failed")
+
+
 class NotifySessions(SimTestCase):
     def test_start_notify_order_and_repeat(self):
         """bluez §Reads: "StartNotify: Notifying=true, then the reply; the same client again: success"."""

@@ -115,8 +115,11 @@ class CommandLine(SimTestCase):
 
 class Temporary(SimTestCase):
     """bluez §Objects: a temporary device is removed about 30 s (TemporaryTimeout) after discovery stops or
-    its adverts stop, unless it was connected, paired or trusted. 30 s is bluetoothd's own constant and the
-    simulator has no knob for it, so this one test waits it out, for five bands and two adapters at once."""
+    its adverts stop, unless it is paired or trusted. A connection clears the flag only while it lasts: 5.66
+    puts an unpaired, untrusted device back to temporary when the link ends (seen in the VM test's bluetoothd
+    log; bluez-5.66.md says "unless it was connected", which the real daemon does not do). 30 s is
+    bluetoothd's own constant and the simulator has no knob for it, so this one test waits it out, for five
+    bands and two adapters at once."""
 
     def test_expiry(self):
         world = self.start("--bands", 5, "--adapters", 2, "-v")  # -v: the sim's log explains a failure
@@ -130,7 +133,7 @@ class Temporary(SimTestCase):
         c.bluez("/org/bluez/hci0", ADAPTER, "StopDiscovery")
         world.control("SetInRange", "sb", leaving, False)
         stopped = time.monotonic()
-        gone = [device_path(plain), device_path(leaving), device_path(leaving, "hci1")]
+        gone = [device_path(plain), device_path(connected), device_path(leaving), device_path(leaving, "hci1")]
         try:
             events = [c.recorder.wait(is_removed(p), mark, 60, f"{p} to expire") for p in gone]
         except AssertionError as e:
@@ -145,7 +148,7 @@ class Temporary(SimTestCase):
                 world.client.recorder.wait(is_added(device_path(address, hci)), what=f"{address} on {hci}")
 
     def keep(self, world, trusted, connected, paired):
-        """Trusted=true; a Connect ("Connect clears the flag") then Disconnect; a Pair."""
+        """Trusted=true; a Connect then Disconnect (temporary again); a Pair."""
         c = world.client
         c.set(device_path(trusted), DEVICE, "Trusted", GLib.Variant("b", True)).result()
         band = Band(world, connected)
@@ -160,11 +163,13 @@ class Temporary(SimTestCase):
         for path in gone:
             self.assertNotIn(path, objects)
         plain, trusted, connected, paired, leaving = world.bands
-        for address in (trusted, connected, paired):
+        for address in (trusted, paired):
             self.assertIn(device_path(address), objects, f"{address} on hci0 is not temporary any more")
         for address in (plain, trusted, paired):
             self.assertIn(device_path(address, "hci1"), objects, f"{address} still advertises to hci1")
-        self.assertEqual(len(world.client.recorder.all(lambda e: e.member == "InterfacesRemoved", mark)), 3)
+        removed = world.client.recorder.all(lambda e: e.member == "InterfacesRemoved", mark)
+        # The connected band's cached GATT objects go with it (bluetoothd removes the device and all below it).
+        self.assertEqual(len([e for e in removed if e.args[0].count("/") == 4]), 4)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,8 @@ class Faults(Gateway):
         powered = [s[2][1]["Powered"] for s in self.world.signals if s[0] == "PropertiesChanged" and
                    s[1] == "/org/bluez/hci0" and "Powered" in s[2][1]]
         self.assertEqual(powered[:2], [False, True], "the adapter was not power-cycled")
+        # Discovery waits for the cycle to end: bluetoothd refuses it with NotReady meanwhile.
+        self.assertNotIn("StartDiscovery failed", self.world.gateway.output())
 
     def test_reset_and_repair_from_auth_rejected(self):
         self.pair()
@@ -364,8 +366,17 @@ class Recovery(Gateway):
     def test_a_band_out_of_range_is_not_the_adapters_fault_and_is_caught_when_it_advertises(self):
         self.pair()
         self.world.control("SetFault", "(ssv)", self.addr, "connect-timeout-ms", GLib.Variant("u", 200))
+        # Back within TemporaryTimeout: bluetoothd still knows it, its next advert ends the backoff at once.
         self.world.control("SetInRange", "(sb)", self.addr, False)
-        self.wait_log(f"band {self.addr}: connecting -> disconnected", 6, 90)
+        self.wait_log(f"band {self.addr}: connecting -> disconnected", 2, 30)
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 30)
+        self.assertIn(f"band {self.addr}: advertising again", self.world.gateway.output())
+        # Away for longer.
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.wait_log(f"band {self.addr}: connecting -> disconnected", 2 + 5, 90)
+        # Once the backoff outlasts TemporaryTimeout (30 s), bluetoothd removes the unpaired band it cannot reach.
+        self.wait_log("bluetoothd forgot the band; looking for it", 1, 60)
         log = self.world.gateway.output()
         self.assertNotIn("power-cycling", log)
         self.assertIn("le-connection-abort-by-local", log)
@@ -374,7 +385,29 @@ class Recovery(Gateway):
             for s in self.world.signals), "the gateway never looked for the band that went away")
         self.world.control("SetInRange", "(sb)", self.addr, True)
         self.world.wait_state(self.addr, "ready", 60)
-        self.assertIn(f"band {self.addr}: advertising again", self.world.gateway.output())
+        after = self.world.gateway.output().split("bluetoothd forgot the band; looking for it", 1)[1]
+        self.assertIn(f"band {self.addr}: absent -> connecting", after, "found again by discovery")
+        self.assertEqual(self.power_states(), [])
+
+    def test_requests_cut_by_link_drops_do_not_blame_the_adapter(self):
+        """A request in flight when the link drops fails with Failed "Operation failed" before Connected=false
+        arrives (5.66, and att-delay-ms in the simulator). The gateway takes it for the link going, not for the
+        adapter (unit-bluez-errors checks the mapping), and comes back from each: six drops in a row in the
+        middle of the ready sequence's requests, no power-cycle, ready at the end."""
+        self.pair()
+        self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 3000))
+        for i in range(6):
+            self.world.control("DropLink", "(s)", self.addr)
+            deadline = time.monotonic() + 30
+            while not self.world.band(self.addr)["authenticated"]:  # the next link, its set-up under way
+                self.assertLess(time.monotonic(), deadline, self.world.gateway.output()[-3000:])
+                time.sleep(0.05)
+            time.sleep(0.3)
+        self.world.control("DropLink", "(s)", self.addr)
+        self.wait_log("Operation failed", 5, 60)
+        self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 0))
+        self.world.wait_state(self.addr, "ready", 60)
+        self.assertNotIn("power-cycling", self.world.gateway.output())
         self.assertEqual(self.power_states(), [])
 
     def test_watchdog_power_cycles_a_silent_adapter_retries_power_on_and_backs_off(self):
@@ -401,6 +434,31 @@ class Recovery(Gateway):
         self.assertNotIn("power-cycling", log[log.rindex("-> ready"):])
         self.assertEqual(self.world.state(self.addr)["state"], "ready")
         self.assertEqual(len(self.power_states()), cycles)
+
+
+class Forgotten(Gateway):
+    """bluetoothd 5.66 makes an unpaired band temporary again whenever its link ends, and removes it with its
+    cached attributes TemporaryTimeout (main.conf, default 30 s; 3 s here) after its last advert when nothing
+    reconnects it in time: a band away for longer than that is no longer on the bus at all."""
+    sim_args = ("--auto-tap", "1", "--temporary-timeout", "3")
+
+    def test_a_band_bluetoothd_forgot_is_found_again_with_its_key(self):
+        self.pair()
+        key = self.stored_key()
+        path = "/org/bluez/hci0/dev_" + self.addr.replace(":", "_")
+        self.world.control("SetFault", "(ssv)", self.addr, "connect-timeout-ms", GLib.Variant("u", 200))
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        deadline = time.monotonic() + 60
+        while "bluetoothd forgot the band; looking for it" not in self.world.gateway.output():
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.2)
+        self.world.pump()
+        self.assertTrue(any(s[0] == "InterfacesRemoved" and s[2][0] == path for s in self.world.signals))
+        self.assertEqual(self.world.state(self.addr)["state"], "absent")
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 60)
+        self.assertEqual(self.stored_key(), key, "found again with the key it had, no new pairing")
+        self.assertNotIn("power-cycling", self.world.gateway.output())
 
 
 class Shutdown(Gateway):

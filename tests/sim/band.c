@@ -1098,8 +1098,10 @@ int sim_band_write(struct sim_band *band, enum sim_chr chr, const uint8_t *value
 {
 	const struct sim_gatt_chr *def = sim_gatt_chr(chr);
 
-	(void)with_response; /* the band treats both procedures alike */
-	if (!def || !(def->props & (SIM_PROP_WRITE | SIM_PROP_WRITE_WITHOUT_RESP)))
+	/* Each procedure needs its property: a Write Request to a write-without-response-only characteristic (2A06)
+	 * is refused, as a strict ATT server refuses it (Core spec, ATT "Write Not Permitted"), and changes
+	 * nothing. INVENTED in its detail: the documents do not say what a Mi Band 2 answers there. */
+	if (!def || !(def->props & (with_response ? SIM_PROP_WRITE : SIM_PROP_WRITE_WITHOUT_RESP)))
 		return SIM_ATT_WRITE_NOT_PERMITTED;
 	if (!band->connected)
 		return SIM_ATT_OK;

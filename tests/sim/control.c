@@ -216,6 +216,8 @@ static bool set_fault(struct band_slot *slot, const char *name, GVariant *v)
 		slot->connect_timeout_ms = g_variant_get_uint32(v);
 	else if (strcmp(name, "resolve-delay-ms") == 0 && IS(UINT32))
 		slot->resolve_delay_ms = g_variant_get_uint32(v);
+	else if (strcmp(name, "att-delay-ms") == 0 && IS(UINT32))
+		slot->att_delay_ms = g_variant_get_uint32(v);
 	else
 		return false;
 	return true;

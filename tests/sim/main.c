@@ -191,10 +191,12 @@ static struct sim_options options = {
 	.steps_format = 13,
 	.gatt_cache = SIM_GATT_CACHE_ALWAYS,
 	.connected_signal = true,
+	.temporary_timeout_s = 30,
 };
 static gchar **opt_addresses, **opt_keys;
 static gboolean opt_version;
 static gint opt_bands = 1, opt_adapters = 1, opt_days = 7, opt_seed = 1, opt_fetch_cap = 1440, opt_steps = 13;
+static gint opt_temporary_timeout = 30;
 
 static gboolean parse_auto_tap(const char *name, const char *value, gpointer data, GError **error)
 {
@@ -259,6 +261,9 @@ static const GOptionEntry entries[] = {
 	  "Play main.conf [GATT] Cache (default always)", "always|yes|no" },
 	{ "connected-signal", 0, 0, G_OPTION_ARG_CALLBACK, parse_connected_signal,
 	  "Whether Connected=true is signalled on connect (default always)", "always|never" },
+	{ "temporary-timeout", 0, 0, G_OPTION_ARG_INT, &opt_temporary_timeout,
+	  "Play main.conf [General] TemporaryTimeout: seconds a temporary device outlives its last advert "
+	  "(default 30)", "S" },
 	{ "adapters", 0, 0, G_OPTION_ARG_INT, &opt_adapters, "Adapters hci0..hciN-1 (default 1)", "N" },
 	{ "fetch-cap", 0, 0, G_OPTION_ARG_INT, &opt_fetch_cap, "History samples per round (default 1440)", "N" },
 	{ "steps-format", 0, 0, G_OPTION_ARG_INT, &opt_steps, "Realtime steps payload: 13 or 5 bytes (default 13)",
@@ -290,7 +295,8 @@ static bool parse_options(int *argc, char ***argv, GError **error)
 		return false;
 	}
 	if (!check_range("--bands", opt_bands, 0, 64, error) || !check_range("--adapters", opt_adapters, 1, 8, error) ||
-	    !check_range("--days", opt_days, 0, 400, error) || !check_range("--fetch-cap", opt_fetch_cap, 1, 1 << 20, error))
+	    !check_range("--days", opt_days, 0, 400, error) || !check_range("--fetch-cap", opt_fetch_cap, 1, 1 << 20, error) ||
+	    !check_range("--temporary-timeout", opt_temporary_timeout, 1, 3600, error))
 		return false;
 	if (opt_steps != 13 && opt_steps != 5)
 		return g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--steps-format must be 13 or 5"),
@@ -301,6 +307,7 @@ static bool parse_options(int *argc, char ***argv, GError **error)
 	options.seed = (uint32_t)opt_seed;
 	options.fetch_cap = opt_fetch_cap;
 	options.steps_format = opt_steps;
+	options.temporary_timeout_s = (unsigned)opt_temporary_timeout;
 	if (!options.bus_address)
 		options.bus_address = g_strdup(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"));
 	if (!options.bus_address)

@@ -24,6 +24,7 @@ struct sim_options {
 	unsigned steps_format;
 	enum sim_gatt_cache gatt_cache;
 	bool connected_signal;
+	unsigned temporary_timeout_s; /* main.conf [General] TemporaryTimeout */
 	bool verbose;
 	GPtrArray *addresses; /* char *, one per band given with --address */
 	GPtrArray *keys;      /* char * (32 hex digits or "none"), one per band given with --key */
@@ -38,6 +39,7 @@ struct band_slot {
 	unsigned connect_fails;      /* the next N Connect calls fail */
 	unsigned connect_timeout_ms; /* a Connect to a band that does not answer fails after this */
 	unsigned resolve_delay_ms;   /* extra time before ServicesResolved=true, as on a slow or busy link */
+	unsigned att_delay_ms;       /* a read or write request is answered this long after it was made */
 	void *link;                  /* the fake bluetoothd's device that holds the link, or NULL */
 };
 

@@ -419,11 +419,13 @@ static struct sim_band_status status_of(struct ctx *c)
 
 /* ---- Reads and writes, as a front does them ---- */
 
+/* A Write Request where the characteristic takes one, else a Write Command: what a client that reads Flags sends. */
 static int wr(struct ctx *c, enum sim_chr chr, const char *h)
 {
 	g_autoptr(GByteArray) b = hex(h);
+	const struct sim_gatt_chr *def = sim_gatt_chr(chr);
 
-	return front_write(c, chr, b->data, b->len, true);
+	return front_write(c, chr, b->data, b->len, !def || (def->props & SIM_PROP_WRITE));
 }
 
 static void wr_ok(struct ctx *c, enum sim_chr chr, const char *h)
@@ -433,7 +435,9 @@ static void wr_ok(struct ctx *c, enum sim_chr chr, const char *h)
 
 static void wr_bytes(struct ctx *c, enum sim_chr chr, const uint8_t *p, size_t n)
 {
-	g_assert_cmpint(front_write(c, chr, p, n, true), ==, SIM_ATT_OK);
+	const struct sim_gatt_chr *def = sim_gatt_chr(chr);
+
+	g_assert_cmpint(front_write(c, chr, p, n, !def || (def->props & SIM_PROP_WRITE)), ==, SIM_ATT_OK);
 }
 
 static GByteArray *rd(struct ctx *c, enum sim_chr chr)
@@ -979,6 +983,13 @@ static void test_att_permissions(struct ctx *c, G_GNUC_UNUSED gconstpointer data
 	g_assert_cmpint(front_read(c, SIM_CHR_AUTH, b), ==, SIM_ATT_READ_NOT_PERMITTED);
 	g_assert_cmpint(wr(c, SIM_CHR_SW_REV, "56 32"), ==, SIM_ATT_WRITE_NOT_PERMITTED);
 	expect_read_str(c, SIM_CHR_SW_REV, "V1.0.1.81");
+	/* Each write procedure needs its property: 2A06 takes Write Commands only, 2A39 Write Requests only. */
+	g_assert_cmpint(front_write(c, SIM_CHR_ALERT_LEVEL, (const uint8_t *)"\x01", 1, true), ==,
+	                SIM_ATT_WRITE_NOT_PERMITTED);
+	g_assert_cmpuint(sim_band_alerts(c->band)->len, ==, 0);
+	g_assert_cmpint(front_write(c, SIM_CHR_HR_CTRL, (const uint8_t *)"\x15\x02\x01", 3, false), ==,
+	                SIM_ATT_WRITE_NOT_PERMITTED);
+	g_assert_cmpint(front_write(c, SIM_CHR_ALERT_LEVEL, (const uint8_t *)"\x01", 1, false), ==, SIM_ATT_OK);
 }
 
 /* ======================================= Battery (§8) ======================================= */
