@@ -62,6 +62,7 @@ void ha_gateway_config(const struct ha_context *ctx, ha_emit_func emit, void *us
 /* One band: a device via the gateway's, with every entity of DESIGN.md. */
 void ha_band_config(const struct ha_context *ctx, const struct ha_band *band, ha_emit_func emit, void *user_data);
 /* Empty retained configs for every topic ha_band_config emits in this mode, so Home Assistant drops the band.
- * Both modes give each entity the same discovery id ("bandgate_<id> <object>"), so a switch of mode updates the
- * entities in place; removing in the old mode after publishing in the new one would remove them. */
+ * Both modes give each entity the same unique_id. Home Assistant refuses a config in the new mode while the old
+ * mode's is still retained ("conflicting MQTT discovery message"), and nothing here clears the old mode's
+ * topics: a switch of [mqtt] discovery needs the old retained configs cleared on the broker (README). */
 void ha_band_remove(const struct ha_context *ctx, const struct ha_band *band, ha_emit_func emit, void *user_data);
