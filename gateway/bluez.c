@@ -397,15 +397,13 @@ static const char *write_type(struct bluez *bz, const char *path, bool with_resp
 	g_autoptr(GDBusProxy) c = proxy_at(bz, path, CHAR_IFACE);
 	g_autoptr(GVariant) flags = c ? g_dbus_proxy_get_cached_property(c, "Flags") : NULL;
 	g_autofree const char **list = NULL;
-	bool request = false, command = false;
+	bool request, command;
 
 	if (!flags || !g_variant_is_of_type(flags, G_VARIANT_TYPE_STRING_ARRAY))
 		return with_response ? "request" : "command";
 	list = g_variant_get_strv(flags, NULL);
-	for (size_t i = 0; list[i]; i++) {
-		request = request || strcmp(list[i], "write") == 0;
-		command = command || strcmp(list[i], "write-without-response") == 0;
-	}
+	request = g_strv_contains(list, "write");
+	command = g_strv_contains(list, "write-without-response");
 	if (with_response)
 		return request || !command ? "request" : "command";
 	return command || !request ? "command" : "request";

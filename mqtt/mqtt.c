@@ -42,7 +42,7 @@ struct mqtt {
 
 	bool session;              /* a client is connecting or connected; its socket may be watched */
 	GCancellable *resolving;   /* the broker's name being looked up, off the loop */
-	unsigned attempts;         /* connection attempts: which of the name's addresses the next one takes */
+	unsigned failed_attempts;  /* attempts that never connected: which of the name's addresses the next takes */
 	bool connected, stopping;
 	int io_fd;
 	int64_t connected_us;      /* monotonic, when the session came up */
@@ -180,12 +180,13 @@ static void pump(struct mqtt *m)
 	update_watch(m);
 }
 
+/* dropped: events the bound just took; 0 from the health timer, to report what a quiet minute kept back. */
 static void outbox_full(struct mqtt *m, int64_t dropped)
 {
 	int64_t now = g_get_monotonic_time();
 
 	m->full_dropped += dropped;
-	if (m->full_since_us && now - m->full_since_us < 60 * G_USEC_PER_SEC)
+	if (!m->full_dropped || (m->full_since_us && now - m->full_since_us < 60 * G_USEC_PER_SEC))
 		return;
 	g_warning("mqtt: the outbox is full (%d messages); dropped the %" G_GINT64_FORMAT " oldest events", OUTBOX_LIMIT,
 	          m->full_dropped);
@@ -212,6 +213,14 @@ static void store(struct mqtt *m, const struct db_outbox_msg *msgs, size_t n)
 	pump(m);
 }
 
+static void batch_msg_clear(gpointer p)
+{
+	struct db_outbox_msg *msg = p;
+
+	g_free(msg->topic);
+	g_free(msg->payload);
+}
+
 /* What is enqueued between the two is stored in one transaction: a discovery round, a burst of states. */
 static void batch_begin(struct mqtt *m)
 {
@@ -223,10 +232,6 @@ static void batch_end(struct mqtt *m)
 	if (--m->batch_depth)
 		return;
 	store(m, (const struct db_outbox_msg *)(void *)m->batch->data, m->batch->len);
-	for (guint i = 0; i < m->batch->len; i++) {
-		g_free(g_array_index(m->batch, struct db_outbox_msg, i).topic);
-		g_free(g_array_index(m->batch, struct db_outbox_msg, i).payload);
-	}
 	g_array_set_size(m->batch, 0);
 }
 
@@ -412,6 +417,7 @@ static void publish_health(struct mqtt *m)
 static gboolean on_health_timer(gpointer user_data)
 {
 	publish_health(user_data);
+	outbox_full(user_data, 0);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -885,9 +891,11 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 	(void)mosq;
 	if (m->stopping && mid == m->offline_mid)
 		m->offline_acked = true;
-	if (!row || m->stopping)
-		return; /* a direct publish: status, a result; or the last word at shutdown */
-	g_array_append_val(m->acked, *row);
+	if (!row)
+		return; /* a direct publish: status, a result, the last word at shutdown */
+	g_array_append_val(m->acked, *row); /* also while stopping: mqtt_free deletes them after the last word */
+	if (m->stopping)
+		return;
 	if (!m->acked_idle)
 		m->acked_idle = g_idle_add_full(G_PRIORITY_LOW, on_acked_idle, m, NULL);
 	g_hash_table_remove(m->inflight, GINT_TO_POINTER(mid));
@@ -964,6 +972,8 @@ static void connection_lost(struct mqtt *m, const char *why)
 	/* A session that held for a while starts the backoff afresh; one dropped at once keeps doubling it. */
 	if (was && g_get_monotonic_time() - m->connected_us > 30 * G_USEC_PER_SEC)
 		m->backoff_ms = 0;
+	if (!was)
+		m->failed_attempts++;
 	if (was) {
 		g_message("mqtt: lost the broker (%s); reconnecting", why);
 	} else if (!m->last_failure || strcmp(m->last_failure, why) != 0) {
@@ -979,7 +989,6 @@ static void connect_to(struct mqtt *m, const char *host)
 {
 	int rc;
 
-	m->attempts++;
 	if (!new_client(m)) {
 		schedule_connect(m);
 		return;
@@ -995,9 +1004,11 @@ static void connect_to(struct mqtt *m, const char *host)
 
 /* libmosquitto looks the name up with a blocking getaddrinfo on the loop: a DNS server that does not answer
  * (at boot, in an outage) would stall the bands and the API for its whole timeout at every attempt. So the
- * name is looked up off the loop first. A plain connection then goes to one of its addresses, the next one at
- * each attempt (an address that never answers, such as IPv6 without a route, is not tried for ever); TLS
- * checks the broker's certificate against its name, so libmosquitto gets the name, now that it resolves. */
+ * name is looked up off the loop first. A plain connection then goes to one of its addresses, the same one
+ * while it works and the next after an attempt that failed (an address that never answers, such as IPv6
+ * without a route, is not tried for ever). TLS checks the broker's certificate against its name, so
+ * libmosquitto gets the name and looks it up once more on the loop: quick once the resolver has just
+ * answered, but not guaranteed to be. */
 static void on_resolved(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
@@ -1014,7 +1025,7 @@ static void on_resolved(GObject *source, GAsyncResult *result, gpointer user_dat
 		return;
 	}
 	host = m->tls ? g_strdup(m->host)
-	              : g_inet_address_to_string(g_list_nth_data(addresses, m->attempts % g_list_length(addresses)));
+	              : g_inet_address_to_string(g_list_nth_data(addresses, m->failed_attempts % g_list_length(addresses)));
 	g_resolver_free_addresses(addresses);
 	connect_to(m, host);
 }
@@ -1158,6 +1169,7 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	m->acked = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	m->batch = g_array_new(FALSE, FALSE, sizeof(struct db_outbox_msg));
+	g_array_set_clear_func(m->batch, batch_msg_clear);
 	m->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m->started_us = g_get_monotonic_time();
 	m->client_id = g_strdup_printf("bandgate-%s", cfg->gateway_id);

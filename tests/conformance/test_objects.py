@@ -118,8 +118,8 @@ class Temporary(SimTestCase):
     its adverts stop, unless it is paired or trusted. A connection clears the flag only while it lasts: 5.66
     puts an unpaired, untrusted device back to temporary when the link ends (seen in the VM test's bluetoothd
     log; bluez-5.66.md says "unless it was connected", which the real daemon does not do). 30 s is
-    bluetoothd's own constant and the simulator has no knob for it, so this one test waits it out, for five
-    bands and two adapters at once."""
+    bluetoothd's default (--temporary-timeout plays main.conf's key), and this one test waits the default out,
+    for five bands and two adapters at once."""
 
     def test_expiry(self):
         world = self.start("--bands", 5, "--adapters", 2, "-v")  # -v: the sim's log explains a failure

@@ -161,10 +161,11 @@ class World:
                     f"{gateway_extra}[mqtt]\n{mqtt}[web]\nsocket = {self.socket}\n{extra}")
         return path
 
-    def start_gateway(self, bands, adapter="hci0", gateway_extra="", mqtt="enabled = false\n"):
+    def start_gateway(self, bands, adapter="hci0", gateway_extra="", mqtt="enabled = false\n", wrap=()):
+        """wrap: a command the daemon runs under (it ends by exec'ing its arguments)."""
         conf = self.write_config(bands, adapter=adapter, gateway_extra=gateway_extra, mqtt=mqtt)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
-        self.gateway = Process([os.environ["BANDGATE"], "run", "--config", conf], env=env)
+        self.gateway = Process([*wrap, os.environ["BANDGATE"], "run", "--config", conf], env=env)
         # The socket file exists from bind(), a moment before listen(): wait until it answers.
         deadline = time.monotonic() + 20
         while True:

@@ -378,6 +378,31 @@ class Session(Mqtt):
         self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
         self.assertIsNone(self.world.gateway.proc.poll())
 
+    @unittest.skipUnless(os.geteuid() == 0, "a private /etc/resolv.conf needs a mount namespace (root)")
+    def test_a_dns_server_that_never_answers_does_not_stall_the_daemon(self):
+        """The broker's name looked up while the DNS server says nothing: libmosquitto's own lookup would block
+        the loop for the resolver's whole timeout at every attempt; the API must answer all along."""
+        dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes every query, answers none
+        dns.bind(("127.0.0.2", 53))
+        resolv = os.path.join(self.world.dir, "resolv.conf")
+        with open(resolv, "w") as f:
+            f.write("nameserver 127.0.0.2\noptions timeout:3 attempts:2\n")
+        wrap = ("unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv)
+        try:
+            self.world.start_gateway([self.addr], gateway_extra=f"id = {GW}\n", wrap=wrap,
+                                     mqtt=f"host = broker.bandgate-test\nport = {self.broker.port}\n")
+            slowest, deadline = 0.0, time.monotonic() + 10
+            while time.monotonic() < deadline:
+                t0 = time.monotonic()
+                self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
+                slowest = max(slowest, time.monotonic() - t0)
+                time.sleep(0.1)
+            self.assertLess(slowest, 1.5, "the API stalled while the broker's name was looked up")
+            self.assertTrue(dns.recv(512), "the lookup never reached the silent DNS server")
+            self.world.wait_state(self.addr, "ready", 30)
+        finally:
+            dns.close()
+
     def test_steps_not_known_yet_are_null_not_zero(self):
         """A band never seen today and away: its steps are unknown. 0 on a total_increasing sensor followed by the
         real count would make Home Assistant add the whole day again."""

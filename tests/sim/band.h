@@ -105,6 +105,9 @@ const struct sim_gatt_service *sim_gatt_chr_service(enum sim_chr id);
 int sim_gatt_chr_by_uuid(const char *uuid);
 /* props as GattCharacteristic1's Flags ("as"), for either front. */
 GVariant *sim_gatt_flags(uint8_t props);
+/* Whether a client that reads Flags writes chr with a Write Request (it has "write"), else a Write Command:
+ * what a front that cannot see the procedure assumes. */
+bool sim_gatt_takes_request(enum sim_chr id);
 
 /* ---- One minute of activity history, §10.2 ---- */
 

@@ -481,17 +481,6 @@ static struct device *adapter_find_device(struct adapter *a, const char *address
 	return NULL;
 }
 
-static void device_fail_connect(struct device *dev, const char *message)
-{
-	GDBusMethodInvocation *inv = g_steal_pointer(&dev->pending_connect);
-
-	dev->connect_doomed = false;
-	clear_source(&dev->connect_timer);
-	clear_source(&dev->link_timer);
-	if (inv)
-		reply_error(inv, ERR "Failed", message);
-}
-
 static void adapter_ensure_tick(struct adapter *a);
 
 /* bluetoothd 5.66 ends every LE link with a failed "bonding attempt" (adapter.c dev_disconnected ->
@@ -506,6 +495,20 @@ static void device_temporary_again(struct device *dev)
 	dev->temporary = true;
 	dev->last_seen_us = g_get_monotonic_time();
 	adapter_ensure_tick(dev->adapter);
+}
+
+static void device_fail_connect(struct device *dev, const char *message)
+{
+	GDBusMethodInvocation *inv = g_steal_pointer(&dev->pending_connect);
+
+	dev->connect_doomed = false;
+	clear_source(&dev->connect_timer);
+	clear_source(&dev->link_timer);
+	if (!inv)
+		return;
+	reply_error(inv, ERR "Failed", message);
+	/* (source only) a failed connect ends in the same bonding_attempt_complete as a link's end. */
+	device_temporary_again(dev);
 }
 
 /* The link is gone: the band forgets it, the ATT side stops. Properties are the caller's business. */
@@ -602,8 +605,9 @@ static void device_disconnect(struct device *dev, GDBusMethodInvocation *inv)
 	g_ptr_array_add(dev->disconnects, inv);
 	if (dev->disconnect_timer)
 		return;
-	/* The ATT channel is shut at once, so services stop being resolved now. */
+	/* The ATT channel is shut at once, so services stop being resolved now, and the requests on it fail. */
 	dev->att_up = false;
+	att_fail_pending(dev);
 	clear_source(&dev->resolve_timer);
 	dev->resolved = false;
 	objtree_set(dev->iface, "ServicesResolved", g_variant_new_boolean(FALSE), false);
@@ -693,8 +697,6 @@ static gboolean connect_timeout_cb(gpointer user_data)
 
 	dev->connect_timer = 0;
 	device_fail_connect(dev, "le-connection-abort-by-local");
-	/* (source only) the kernel's connect-failed event ends in the same bonding_attempt_complete. */
-	device_temporary_again(dev);
 	return G_SOURCE_REMOVE;
 }
 
@@ -932,7 +934,8 @@ static bool parse_options(GVariant *options, guint16 *ret_offset, const char **r
 struct att_reply {
 	struct gatt_chr *c;
 	GDBusMethodInvocation *inv;
-	GBytes *value;
+	GBytes *value;   /* the whole value, cached whole; the reply is from offset on */
+	guint16 offset;
 	guint timer;
 };
 
@@ -944,7 +947,7 @@ static void att_reply_free(struct att_reply *r)
 	g_free(r);
 }
 
-static void att_reply_send(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value)
+static void att_reply_send(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value, guint16 offset)
 {
 	gsize len = 0;
 	const uint8_t *data = value ? g_bytes_get_data(value, &len) : NULL;
@@ -956,7 +959,7 @@ static void att_reply_send(struct gatt_chr *c, GDBusMethodInvocation *inv, GByte
 	/* The cache is updated, and signalled, before the reply, even when nothing changed. */
 	objtree_set(c->iface, "Value", bytes_variant(data, len), true);
 	objtree_flush(c->iface);
-	g_dbus_method_invocation_return_value(inv, g_variant_new("(@ay)", bytes_variant(data, len)));
+	g_dbus_method_invocation_return_value(inv, g_variant_new("(@ay)", bytes_variant(data + offset, len - offset)));
 }
 
 static gboolean att_reply_cb(gpointer user_data)
@@ -965,24 +968,25 @@ static gboolean att_reply_cb(gpointer user_data)
 
 	r->timer = 0;
 	g_ptr_array_remove(r->c->dev->att_pending, r);
-	att_reply_send(r->c, r->inv, r->value);
+	att_reply_send(r->c, r->inv, r->value, r->offset);
 	att_reply_free(r);
 	return G_SOURCE_REMOVE;
 }
 
-static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value)
+static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value, guint16 offset)
 {
 	struct band_slot *slot = device_slot(c->dev);
 	struct att_reply *r;
 
 	if (!slot || !slot->att_delay_ms) {
-		att_reply_send(c, inv, value);
+		att_reply_send(c, inv, value, offset);
 		return;
 	}
 	r = g_new0(struct att_reply, 1);
 	r->c = c;
 	r->inv = inv;
 	r->value = value ? g_bytes_ref(value) : NULL;
+	r->offset = offset;
 	r->timer = g_timeout_add(slot->att_delay_ms, att_reply_cb, r);
 	g_ptr_array_add(c->dev->att_pending, r);
 }
@@ -1024,9 +1028,9 @@ static void chr_read(struct gatt_chr *c, GVariant *params, GDBusMethodInvocation
 		return;
 	}
 	{
-		g_autoptr(GBytes) answer = g_bytes_new(value->data + offset, value->len - offset);
+		g_autoptr(GBytes) answer = g_bytes_new(value->data, value->len);
 
-		att_answer(c, inv, answer);
+		att_answer(c, inv, answer, offset);
 	}
 }
 
@@ -1058,7 +1062,7 @@ static void chr_write(struct gatt_chr *c, GVariant *params, GDBusMethodInvocatio
 		if (att != SIM_ATT_OK)
 			reply_att_error(inv, att);
 		else
-			att_answer(c, inv, NULL);
+			att_answer(c, inv, NULL, 0);
 		return;
 	}
 	if ((type && g_ascii_strcasecmp(type, "command") != 0) || offset ||
@@ -1277,8 +1281,13 @@ static void adapter_expire(struct adapter *a)
 		struct device *dev = a->devices->pdata[i];
 
 		if (dev->temporary && !dev->connected && !dev->pending_connect &&
-		    now - dev->last_seen_us >= (int64_t)a->bz->world->options->temporary_timeout_s * G_USEC_PER_SEC)
+		    now - dev->last_seen_us >= (int64_t)a->bz->world->options->temporary_timeout_s * G_USEC_PER_SEC) {
+			char key[64];
+
+			remember_key(dev, key, sizeof(key)); /* removed with its storage, as 5.66 removes it */
+			g_hash_table_remove(a->bz->world->remembered, key);
 			device_remove(dev);
+		}
 	}
 }
 

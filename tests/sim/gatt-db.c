@@ -170,6 +170,13 @@ int sim_gatt_chr_by_uuid(const char *uuid)
 	return -1;
 }
 
+bool sim_gatt_takes_request(enum sim_chr id)
+{
+	const struct sim_gatt_chr *def = sim_gatt_chr(id);
+
+	return !def || (def->props & SIM_PROP_WRITE);
+}
+
 GVariant *sim_gatt_flags(uint8_t props)
 {
 	GVariantBuilder b;

@@ -415,14 +415,13 @@ static void chr_read(struct periph_chr *pc, GVariant *params, GDBusMethodInvocat
 		G_VARIANT_TYPE_BYTE, value->data + offset, value->len - offset, 1)));
 }
 
-/* bluetoothd 5.66 passes no "type" to an application: a characteristic that takes only Write Commands got
- * one, any other a Write Request. The model treats both alike anyway. */
+/* bluetoothd 5.66 passes no "type" to an application: taken as the procedure the characteristic's Flags call
+ * for (a Write Request where it has "write"), since the model refuses a Write Request without it. */
 static void chr_write(struct periph_chr *pc, GVariant *params, GDBusMethodInvocation *inv)
 {
 	g_autoptr(GVariant) value = g_variant_get_child_value(params, 0);
 	g_autoptr(GVariant) options = g_variant_get_child_value(params, 1);
-	const struct sim_gatt_chr *def = sim_gatt_chr(pc->id);
-	bool with_response = def->props & SIM_PROP_WRITE;
+	bool with_response = sim_gatt_takes_request(pc->id);
 	const char *type = NULL;
 	guint16 offset = 0;
 	gsize len;

@@ -423,9 +423,8 @@ static struct sim_band_status status_of(struct ctx *c)
 static int wr(struct ctx *c, enum sim_chr chr, const char *h)
 {
 	g_autoptr(GByteArray) b = hex(h);
-	const struct sim_gatt_chr *def = sim_gatt_chr(chr);
 
-	return front_write(c, chr, b->data, b->len, !def || (def->props & SIM_PROP_WRITE));
+	return front_write(c, chr, b->data, b->len, sim_gatt_takes_request(chr));
 }
 
 static void wr_ok(struct ctx *c, enum sim_chr chr, const char *h)
@@ -435,9 +434,7 @@ static void wr_ok(struct ctx *c, enum sim_chr chr, const char *h)
 
 static void wr_bytes(struct ctx *c, enum sim_chr chr, const uint8_t *p, size_t n)
 {
-	const struct sim_gatt_chr *def = sim_gatt_chr(chr);
-
-	g_assert_cmpint(front_write(c, chr, p, n, !def || (def->props & SIM_PROP_WRITE)), ==, SIM_ATT_OK);
+	g_assert_cmpint(front_write(c, chr, p, n, sim_gatt_takes_request(chr)), ==, SIM_ATT_OK);
 }
 
 static GByteArray *rd(struct ctx *c, enum sim_chr chr)
