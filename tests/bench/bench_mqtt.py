@@ -395,9 +395,9 @@ def outage(world, broker, listener, a, bid, n, fill, settle, mqtt_conf):
     print(f"    arrived: {len(got_p)} ({len(set(got_p))} distinct), in order: {got_p == payloads}")
     print(f"  ratio mosquitto_pub / daemon: first -> last {(n / p_span) / (n / d_span):.2f}x; "
           f"from connect/spawn {(n / p_spawn) / (n / d_connected):.2f}x")
-    print("  bound: the daemon hands up to 100 outbox rows (WINDOW, mqtt.c) to libmosquitto, which keeps 20 of them")
-    print("  on the wire (its default in-flight limit, which the daemon leaves as it is; mosquitto_pub's -M default")
-    print("  is the same 20); the acknowledged rows are deleted together, one commit per burst of PUBACKs (an idle")
+    print("  bound: the daemon has up to 100 outbox rows (WINDOW, mqtt.c) in flight, all on the wire (it lifts")
+    print("  libmosquitto's own limit of 20, so that the last word at shutdown never waits behind a drain;")
+    print("  mosquitto_pub's -M default is 20); the acknowledged rows are deleted together, one commit per burst of PUBACKs (an idle")
     print("  callback), and the window is refilled by halves, one outbox read each. mosquitto_pub has no store.")
     print("  Both end at the same Python subscriber, which acknowledges each message from one thread: the")
     print("  ceiling of mosquitto_pub's figure here")
