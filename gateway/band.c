@@ -789,10 +789,28 @@ static void alert_written(const GError *error, void *user_data)
 	}
 }
 
-static void alert_write(struct band *band, const char *uuid, const uint8_t *buf, int len)
+static void alert_write(struct band *band, const char *uuid, const uint8_t *buf, int len, bluez_done_func done)
 {
 	g_assert(len > 0);
-	bluez_write(band->bz, band->address, uuid, buf, (size_t)len, true, band->attempt, alert_written, band);
+	bluez_write(band->bz, band->address, uuid, buf, (size_t)len, true, band->attempt, done, band);
+}
+
+/* The first screen's level (2A06 01) follows its text only once the text's write has been answered: 2A46 is a
+ * Write Request and 2A06 a Write Command, and bluetoothd sends a queued command before a queued request
+ * (5.66 shared/att.c pick_next_send_op), so written back to back the level reached the band first (the VM
+ * test, under ASan). */
+static void alert_text_written(const GError *error, void *user_data)
+{
+	struct band *band = user_data;
+	uint8_t buf[MIBAND2_WRITE_MAX];
+
+	if (error) {
+		alert_written(error, band);
+		return;
+	}
+	if (band->alert.id)
+		alert_write(band, MIBAND2_CHR_ALERT_LVL, buf,
+		            miband2_build_alert_level(buf, sizeof(buf), MIBAND2_ALERT_LEVEL_MESSAGE), alert_written);
 }
 
 static bool alert_shows_text(const struct band *band)
@@ -822,10 +840,8 @@ static void alert_screen(struct band *band)
 	else
 		len = miband2_build_new_alert(buf, sizeof(buf), (enum miband2_alert_category)band->alert.category, 1,
 		                              MIBAND2_ICON_APP, text + band->alert.offset, n);
-	alert_write(band, band->alert.kind == BAND_ALERT_TEXT ? MIBAND2_CHR_NEW_ALERT : MIBAND2_CHR_ALERT_LVL, buf, len);
-	if (band->alert.kind == BAND_ALERT_TEXT && band->alert.chunks == 0)
-		alert_write(band, MIBAND2_CHR_ALERT_LVL, buf, miband2_build_alert_level(buf, sizeof(buf),
-		                                                                       MIBAND2_ALERT_LEVEL_MESSAGE));
+	alert_write(band, band->alert.kind == BAND_ALERT_TEXT ? MIBAND2_CHR_NEW_ALERT : MIBAND2_CHR_ALERT_LVL, buf, len,
+	            band->alert.kind == BAND_ALERT_TEXT && band->alert.chunks == 0 ? alert_text_written : alert_written);
 	band->alert.offset += n;
 	band->alert.chunks++;
 	band->alert.timer = g_timeout_add(ALERT_SPACING_MS, on_alert_spacing, band);
