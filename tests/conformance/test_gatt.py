@@ -158,7 +158,8 @@ class SlowBand(SimTestCase):
         """att-delay-ms: a read or write request is answered that much later, Value signal then reply, as on a
         real link (the VM measured 27 ms for one ATT round trip); a request still unanswered when the link
         goes fails with Failed "Operation failed" (5.66 gatt-client.c: a request that ends with no ATT error).
-        A Write Command is answered at once: bluetoothd does not wait for the band."""
+        A Write Command is answered at once and reaches the band before a Write Request made just before it:
+        bluetoothd sends queued commands ahead of queued requests (5.66 shared/att.c pick_next_send_op)."""
         world, band = self.start_band(login=True)
         world.fault(band.address, "att-delay-ms", GLib.Variant("u", 400))
         t0 = time.monotonic()
@@ -167,6 +168,13 @@ class SlowBand(SimTestCase):
         t0 = time.monotonic()
         band.write(ALERT_LEVEL, b"\x01", "command")
         self.assertLess(time.monotonic() - t0, 0.35)
+        world.control("ClearReceived", "s", band.address)
+        request = world.client.send("org.bluez", band.chr(NEW_ALERT), GATT_CHR, "WriteValue",
+                                    variant("(aya{sv})", b"\x05\x01", {"type": GLib.Variant("s", "request")}))
+        band.write(ALERT_LEVEL, b"\x01", "command")
+        request.result()
+        writes = [(uuid, bytes(v)) for _, uuid, v in world.control("GetReceived", "s", band.address)[0]]
+        self.assertEqual(writes, [(ALERT_LEVEL, b"\x01"), (NEW_ALERT, b"\x05\x01")])
         write = world.client.send("org.bluez", band.chr(TIME), GATT_CHR, "WriteValue",
                                   variant("(aya{sv})", bytes(11), {"type": GLib.Variant("s", "request")}))
         read = world.client.send("org.bluez", band.chr(SW_REV), GATT_CHR, "ReadValue", variant("(a{sv})", {}))

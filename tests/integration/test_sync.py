@@ -17,6 +17,7 @@ from gi.repository import GLib  # noqa: E402
 ACTIVITY = "00000005-0000-3512-2118-0009af100700"
 STEPS = "00000007-0000-3512-2118-0009af100700"
 NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
+ALERT_LEVEL = "00002a06-0000-1000-8000-00805f9b34fb"
 HR_MEAS = "00002a37-0000-1000-8000-00805f9b34fb"
 HR_CTRL = "00002a39-0000-1000-8000-00805f9b34fb"
 FROM_2000 = 946771200  # 2000-01-02 UTC: where a first sync starts
@@ -342,6 +343,21 @@ class Alerts(Sync):
         for _, uuid, value in self.world.writes(self.addr):
             if uuid == NEW_ALERT:
                 self.assertLessEqual(len(bytes(value)), 20)
+
+    def test_on_a_slow_link_the_text_reaches_the_band_before_its_level(self):
+        """2A46 takes a Write Request and 2A06 a Write Command, which bluetoothd sends ahead of a queued request:
+        the band must still see the text first (att-delay-ms holds the request on the link)."""
+        self.start()
+        self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 300))
+        self.world.control("ClearReceived", "(s)", self.addr)
+        status, body = self.notify({"text": "Slow link", "category": "sms"})
+        self.assertEqual(status, 202, body)
+        deadline = time.monotonic() + 30
+        while any(r[4] != "sent" for r in self.rows()):
+            self.assertLess(time.monotonic(), deadline, f"{self.rows()}\n" + self.world.gateway.output())
+            time.sleep(0.2)
+        writes = [(u, bytes(v)) for _, u, v in self.world.writes(self.addr) if u in (NEW_ALERT, ALERT_LEVEL)]
+        self.assertEqual(writes, [(NEW_ALERT, b"\x05\x01Slow link"), (ALERT_LEVEL, b"\x01")])
 
     def test_bad_alerts_get_clear_errors_and_store_nothing(self):
         self.start()

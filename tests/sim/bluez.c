@@ -934,8 +934,10 @@ static bool parse_options(GVariant *options, guint16 *ret_offset, const char **r
 struct att_reply {
 	struct gatt_chr *c;
 	GDBusMethodInvocation *inv;
-	GBytes *value;   /* the whole value, cached whole; the reply is from offset on */
+	GBytes *value;   /* a read's whole value, cached whole; the reply is from offset on */
 	guint16 offset;
+	GBytes *write;   /* a Write Request's value: it reaches the band when answered, so a Write Command sent
+	                  * after it overtakes it, as bluetoothd sends queued commands first (shared/att.c) */
 	guint timer;
 };
 
@@ -944,18 +946,16 @@ static void att_reply_free(struct att_reply *r)
 	clear_source(&r->timer);
 	if (r->value)
 		g_bytes_unref(r->value);
+	if (r->write)
+		g_bytes_unref(r->write);
 	g_free(r);
 }
 
 static void att_reply_send(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value, guint16 offset)
 {
 	gsize len = 0;
-	const uint8_t *data = value ? g_bytes_get_data(value, &len) : NULL;
+	const uint8_t *data = g_bytes_get_data(value, &len);
 
-	if (!value) {
-		reply_ok(inv);
-		return;
-	}
 	/* The cache is updated, and signalled, before the reply, even when nothing changed. */
 	objtree_set(c->iface, "Value", bytes_variant(data, len), true);
 	objtree_flush(c->iface);
@@ -968,7 +968,19 @@ static gboolean att_reply_cb(gpointer user_data)
 
 	r->timer = 0;
 	g_ptr_array_remove(r->c->dev->att_pending, r);
-	att_reply_send(r->c, r->inv, r->value, r->offset);
+	if (r->write) {
+		struct band_slot *slot = device_slot(r->c->dev);
+		gsize len;
+		const uint8_t *v = g_bytes_get_data(r->write, &len);
+		int att = slot ? sim_band_write(slot->band, r->c->def->id, v, len, true) : SIM_ATT_OK;
+
+		if (att != SIM_ATT_OK)
+			reply_att_error(r->inv, att);
+		else
+			reply_ok(r->inv);
+	} else {
+		att_reply_send(r->c, r->inv, r->value, r->offset);
+	}
 	att_reply_free(r);
 	return G_SOURCE_REMOVE;
 }
@@ -988,6 +1000,17 @@ static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *v
 	r->value = value ? g_bytes_ref(value) : NULL;
 	r->offset = offset;
 	r->timer = g_timeout_add(slot->att_delay_ms, att_reply_cb, r);
+	g_ptr_array_add(c->dev->att_pending, r);
+}
+
+static void att_defer_write(struct gatt_chr *c, GDBusMethodInvocation *inv, const uint8_t *value, gsize len)
+{
+	struct att_reply *r = g_new0(struct att_reply, 1);
+
+	r->c = c;
+	r->inv = inv;
+	r->write = g_bytes_new(value, len);
+	r->timer = g_timeout_add(device_slot(c->dev)->att_delay_ms, att_reply_cb, r);
 	g_ptr_array_add(c->dev->att_pending, r);
 }
 
@@ -1058,11 +1081,15 @@ static void chr_write(struct gatt_chr *c, GVariant *params, GDBusMethodInvocatio
 	}
 	if ((!type && (c->def->props & SIM_PROP_WRITE)) || (type && (g_ascii_strcasecmp(type, "request") == 0 ||
 	                                                             g_ascii_strcasecmp(type, "reliable") == 0))) {
+		if (slot->att_delay_ms && !offset) {
+			att_defer_write(c, inv, value, len);
+			return;
+		}
 		att = offset ? SIM_ATT_INVALID_OFFSET : sim_band_write(slot->band, c->def->id, value, len, true);
 		if (att != SIM_ATT_OK)
 			reply_att_error(inv, att);
 		else
-			att_answer(c, inv, NULL, 0);
+			reply_ok(inv);
 		return;
 	}
 	if ((type && g_ascii_strcasecmp(type, "command") != 0) || offset ||
