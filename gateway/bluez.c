@@ -42,6 +42,7 @@ struct bluez {
 enum bluez_error_kind bluez_error_kind(const GError *error)
 {
 	g_autofree char *name = NULL;
+	bool failed;
 	static const char *const busy[] = { "org.bluez.Error.InProgress", "org.bluez.Error.NotReady",
 	                                    "org.bluez.Error.AlreadyExists", "org.bluez.Error.AlreadyConnected" };
 	static const char *const gone[] = { "org.freedesktop.DBus.Error.UnknownObject",
@@ -55,12 +56,13 @@ enum bluez_error_kind bluez_error_kind(const GError *error)
 	if (!g_dbus_error_is_remote_error(error))
 		return BLUEZ_ERROR_TRANSIENT; /* timeouts, a closed connection, NoReply from a crashing daemon */
 	name = g_dbus_error_get_remote_error(error);
-	/* bluetoothd says Failed for these two; their messages tell them apart (bluez-5.66.md). */
-	if (strcmp(name, "org.bluez.Error.Failed") == 0 && strstr(error->message, "le-connection-abort-by-local"))
+	failed = strcmp(name, "org.bluez.Error.Failed") == 0;
+	/* bluetoothd says Failed for these; their messages tell them apart (bluez-5.66.md). */
+	if (failed && strstr(error->message, "le-connection-abort-by-local"))
 		return BLUEZ_ERROR_UNREACHABLE;
 	/* A GATT request that ended without an ATT error code (5.66 gatt-client.c create_gatt_dbus_error), or one
 	 * made as the link went: the link is the news, not the adapter. */
-	if (strcmp(name, "org.bluez.Error.Failed") == 0 &&
+	if (failed &&
 	    (g_str_has_suffix(error->message, "Operation failed") || g_str_has_suffix(error->message, "Not connected")))
 		return BLUEZ_ERROR_LINK_LOST;
 	if (strstr(error->message, "already in progress"))

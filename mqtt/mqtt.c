@@ -972,14 +972,15 @@ static void connection_lost(struct mqtt *m, const char *why)
 	/* A session that held for a while starts the backoff afresh; one dropped at once keeps doubling it. */
 	if (was && g_get_monotonic_time() - m->connected_us > 30 * G_USEC_PER_SEC)
 		m->backoff_ms = 0;
-	if (!was)
-		m->failed_attempts++;
 	if (was) {
 		g_message("mqtt: lost the broker (%s); reconnecting", why);
-	} else if (!m->last_failure || strcmp(m->last_failure, why) != 0) {
-		g_warning("mqtt: cannot reach the broker at %s:%u: %s; retrying", m->host, m->port, why);
-		g_free(m->last_failure);
-		m->last_failure = g_strdup(why);
+	} else {
+		m->failed_attempts++;
+		if (!m->last_failure || strcmp(m->last_failure, why) != 0) {
+			g_warning("mqtt: cannot reach the broker at %s:%u: %s; retrying", m->host, m->port, why);
+			g_free(m->last_failure);
+			m->last_failure = g_strdup(why);
+		}
 	}
 	schedule_connect(m);
 }

@@ -449,9 +449,9 @@ static void device_cancel_all(struct device *dev)
 	clear_source(&dev->connected_timer);
 }
 
-/* Frees the record; the caller has dealt with the link and the bus. */
 static void att_fail_pending(struct device *dev);
 
+/* Frees the record; the caller has dealt with the link and the bus. */
 static void device_free(struct device *dev)
 {
 	att_fail_pending(dev);
@@ -927,10 +927,9 @@ static bool parse_options(GVariant *options, guint16 *ret_offset, const char **r
 	return true;
 }
 
-/* A request's answer: a read's value (NULL for a write). The band answers after its slot's att-delay-ms, as an
- * ATT round trip takes its time on a real link (about 27 ms between the VM's controllers); a request the link
- * outlives not is failed as 5.66 fails it (gatt-client.c create_gatt_dbus_error: no ATT error code, "Operation
- * failed"). */
+/* A read or a Write Request answered after its slot's att-delay-ms, as an ATT round trip takes its time on a
+ * real link (about 27 ms between the VM's controllers); a request the link outlives not is failed as 5.66
+ * fails it (gatt-client.c create_gatt_dbus_error: no ATT error code, "Operation failed"). */
 struct att_reply {
 	struct gatt_chr *c;
 	GDBusMethodInvocation *inv;
@@ -985,6 +984,18 @@ static gboolean att_reply_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Queued for the slot's att-delay-ms; the caller fills in the read's value or the write's. */
+static struct att_reply *att_defer(struct gatt_chr *c, GDBusMethodInvocation *inv)
+{
+	struct att_reply *r = g_new0(struct att_reply, 1);
+
+	r->c = c;
+	r->inv = inv;
+	r->timer = g_timeout_add(device_slot(c->dev)->att_delay_ms, att_reply_cb, r);
+	g_ptr_array_add(c->dev->att_pending, r);
+	return r;
+}
+
 static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *value, guint16 offset)
 {
 	struct band_slot *slot = device_slot(c->dev);
@@ -994,24 +1005,9 @@ static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *v
 		att_reply_send(c, inv, value, offset);
 		return;
 	}
-	r = g_new0(struct att_reply, 1);
-	r->c = c;
-	r->inv = inv;
-	r->value = value ? g_bytes_ref(value) : NULL;
+	r = att_defer(c, inv);
+	r->value = g_bytes_ref(value);
 	r->offset = offset;
-	r->timer = g_timeout_add(slot->att_delay_ms, att_reply_cb, r);
-	g_ptr_array_add(c->dev->att_pending, r);
-}
-
-static void att_defer_write(struct gatt_chr *c, GDBusMethodInvocation *inv, const uint8_t *value, gsize len)
-{
-	struct att_reply *r = g_new0(struct att_reply, 1);
-
-	r->c = c;
-	r->inv = inv;
-	r->write = g_bytes_new(value, len);
-	r->timer = g_timeout_add(device_slot(c->dev)->att_delay_ms, att_reply_cb, r);
-	g_ptr_array_add(c->dev->att_pending, r);
 }
 
 static void att_fail_pending(struct device *dev)
@@ -1029,6 +1025,7 @@ static void chr_read(struct gatt_chr *c, GVariant *params, GDBusMethodInvocation
 {
 	g_autoptr(GVariant) options = NULL;
 	g_autoptr(GByteArray) value = g_byte_array_new();
+	g_autoptr(GBytes) answer = NULL;
 	struct band_slot *slot = device_slot(c->dev);
 	const char *type;
 	guint16 offset;
@@ -1050,11 +1047,8 @@ static void chr_read(struct gatt_chr *c, GVariant *params, GDBusMethodInvocation
 		reply_att_error(inv, att);
 		return;
 	}
-	{
-		g_autoptr(GBytes) answer = g_bytes_new(value->data, value->len);
-
-		att_answer(c, inv, answer, offset);
-	}
+	answer = g_bytes_new(value->data, value->len);
+	att_answer(c, inv, answer, offset);
 }
 
 /* The choice of write procedure of 5.66's characteristic_write_value(). */
@@ -1082,7 +1076,7 @@ static void chr_write(struct gatt_chr *c, GVariant *params, GDBusMethodInvocatio
 	if ((!type && (c->def->props & SIM_PROP_WRITE)) || (type && (g_ascii_strcasecmp(type, "request") == 0 ||
 	                                                             g_ascii_strcasecmp(type, "reliable") == 0))) {
 		if (slot->att_delay_ms && !offset) {
-			att_defer_write(c, inv, value, len);
+			att_defer(c, inv)->write = g_bytes_new(value, len);
 			return;
 		}
 		att = offset ? SIM_ATT_INVALID_OFFSET : sim_band_write(slot->band, c->def->id, value, len, true);
@@ -1299,6 +1293,17 @@ static void device_remove(struct device *dev)
 	device_free(dev);
 }
 
+/* Removed with its storage, as 5.66 removes a device (RemoveDevice, a temporary one's expiry): a restart of
+ * bluetoothd does not bring it back. */
+static void device_forget(struct device *dev)
+{
+	char key[64];
+
+	remember_key(dev, key, sizeof(key));
+	g_hash_table_remove(dev->adapter->bz->world->remembered, key);
+	device_remove(dev);
+}
+
 /* Temporary devices go TemporaryTimeout after their last advertisement (bluez §Objects). */
 static void adapter_expire(struct adapter *a)
 {
@@ -1308,13 +1313,8 @@ static void adapter_expire(struct adapter *a)
 		struct device *dev = a->devices->pdata[i];
 
 		if (dev->temporary && !dev->connected && !dev->pending_connect &&
-		    now - dev->last_seen_us >= (int64_t)a->bz->world->options->temporary_timeout_s * G_USEC_PER_SEC) {
-			char key[64];
-
-			remember_key(dev, key, sizeof(key)); /* removed with its storage, as 5.66 removes it */
-			g_hash_table_remove(a->bz->world->remembered, key);
-			device_remove(dev);
-		}
+		    now - dev->last_seen_us >= (int64_t)a->bz->world->options->temporary_timeout_s * G_USEC_PER_SEC)
+			device_forget(dev);
 	}
 }
 
@@ -1510,7 +1510,6 @@ static void adapter_set_filter(struct adapter *a, GVariant *params, GDBusMethodI
 static void adapter_remove_device(struct adapter *a, GVariant *params, GDBusMethodInvocation *inv)
 {
 	const char *path;
-	char key[64];
 
 	g_variant_get(params, "(&o)", &path);
 	for (guint i = 0; i < a->devices->len; i++) {
@@ -1518,9 +1517,7 @@ static void adapter_remove_device(struct adapter *a, GVariant *params, GDBusMeth
 
 		if (strcmp(dev->path, path) != 0)
 			continue;
-		remember_key(dev, key, sizeof(key));
-		g_hash_table_remove(a->bz->world->remembered, key);
-		device_remove(dev);
+		device_forget(dev);
 		reply_ok(inv);
 		return;
 	}
