@@ -51,6 +51,7 @@ BATTERY, STEPS, EVENT = huami("0006"), huami("0007"), huami("0010")
 TIME, SW_REV, HW_REV, SERIAL = sig("2a2b"), sig("2a28"), sig("2a27"), sig("2a25")
 NEW_ALERT, ALERT_LEVEL, HR_MEAS, CCCD = sig("2a46"), sig("2a06"), sig("2a37"), sig("2902")
 LEGACY_KEY = b"0123456789@ABCDE"  # §4.2
+TZ = 4  # quarter hours: the band lives one hour east of UTC (§6.1)
 
 # A system bus (bluetoothctl and the sim look for one) that lets everyone own, send and receive everything.
 BUS_CONF = """<busconfig><type>system</type><listen>unix:path={dir}/bus</listen><auth>EXTERNAL</auth>
@@ -78,6 +79,18 @@ def parse_ts(b):
     """§6.2 back to (naive local datetime, zone quarters)."""
     tz = b[7] - 256 if b[7] > 127 else b[7]
     return datetime.datetime(b[0] | b[1] << 8, b[2], b[3], b[4], b[5], b[6]), tz
+
+
+def le32(b):
+    return int.from_bytes(b[:4], "little")
+
+
+def set_time(band):
+    """§6.1: write 2A2B with the band-local time and zone TZ; returns the band-local now."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+    local = now + datetime.timedelta(minutes=15 * TZ)
+    band.write(TIME, huami_ts(local, TZ)[:7] + bytes([local.isoweekday(), 0, 0, TZ]))
+    return local
 
 
 def variant(signature, *values):
@@ -288,6 +301,14 @@ class Client:
 
     def objects(self):
         return self.bluez("/", OM, "GetManagedObjects")[0]
+
+    def sync(self):
+        """A round trip to org.bluez, for a test that must know where bluetoothd is: when its reply is here,
+        bluetoothd has handled every call this client sent before it (one connection's calls are handled in
+        order), and this client has received every signal bluetoothd sent before handling it (a bus keeps one
+        sender's messages to one receiver in order). Calls to io.bandgate.Sim come on another connection of
+        the simulator, so without this a control call may overtake a bluetoothd call sent before it."""
+        self.objects()
 
     def from_bluez(self, e):
         return e.sender in self.recorder.bluez_owners

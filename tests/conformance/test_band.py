@@ -9,29 +9,17 @@ import unittest
 from gi.repository import GLib
 
 from harness import (ACTIVITY, ADAPTER, ALERT_LEVEL, AUTH, BATTERY, CONFIG, DEVICE, EVENT, FETCH, HR_MEAS,
-                     HW_REV, LEGACY_KEY, NEW_ALERT, SERIAL, SIM_IFACE, STEPS, SW_REV, TIME, Band, DBusError,
-                     SimTestCase, device_path, huami, huami_ts, is_added, iterate, parse_ts, sig, wait_until)
+                     HW_REV, LEGACY_KEY, NEW_ALERT, SERIAL, SIM_IFACE, STEPS, SW_REV, TIME, TZ, Band, DBusError,
+                     SimTestCase, device_path, huami, huami_ts, is_added, iterate, le32, parse_ts, set_time, sig,
+                     wait_until)
 
 HR_CTRL, FW_CTRL = sig("2a39"), huami("1531")
 
 NEW_KEY = bytes(range(0x40, 0x50))
-TZ = 4  # quarter hours: the band lives one hour east of UTC (§6.1)
 
 
 def tap_needed(address):
     return lambda e: e.interface == SIM_IFACE and e.member == "TapNeeded" and e.args[0] == address
-
-
-def le32(b):
-    return int.from_bytes(b[:4], "little")
-
-
-def set_time(band):
-    """§6.1: write 2A2B with the band-local time and zone TZ; returns the band-local now."""
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
-    local = now + datetime.timedelta(minutes=15 * TZ)
-    band.write(TIME, huami_ts(local, TZ)[:7] + bytes([local.isoweekday(), 0, 0, TZ]))
-    return local
 
 
 class Auth(SimTestCase):

@@ -87,6 +87,30 @@ class Tree(SimTestCase):
         for path in chrs:
             self.assertNotIn("MTU", world.client.get_all(path, GATT_CHR), path)
 
+    def test_value_from_the_start(self):
+        """Every GattCharacteristic1 carries Value (ay), empty before the first read or notification, in its
+        InterfacesAdded, GetManagedObjects and GetAll: 5.66 gatt-client.c characteristic_value_exists() reads
+        bluetoothd's attribute cache, which always succeeds (checked against the real daemon). Descriptors the
+        same (source only: descriptor_value_exists()). A read fills it."""
+        world, band = self.start_band()
+        mark = band.rec.mark()
+        band.connect()
+        added = {e.args[0]: e for e in band.rec.all(under(band.path), mark) if e.member == "InterfacesAdded"}
+        objects = gatt_objects(world.client, band.path)
+        self.assertEqual(set(added), set(objects))
+        for path, e in added.items():
+            for iface in set(e.args[1]) & {GATT_CHR, GATT_DESC}:
+                raw = e.body.get_child_value(1).lookup_value(iface, None).lookup_value("Value", None)
+                self.assertIsNotNone(raw, f"Value in the InterfacesAdded of {path}")
+                self.assertEqual((raw.get_type_string(), bytes(raw.unpack())), ("ay", b""), path)
+        for path, ifaces in objects.items():
+            for iface in set(ifaces) & {GATT_CHR, GATT_DESC}:
+                self.assertEqual(bytes(ifaces[iface].get("Value", b"absent")), b"", path)
+                self.assertEqual(bytes(world.client.get_all(path, iface).get("Value", b"absent")), b"", path)
+        band.read(SW_REV)
+        self.assertEqual(bytes(world.client.get_all(band.chr(SW_REV), GATT_CHR)["Value"]), b"V1.0.1.81")
+        self.assertEqual(bytes(world.client.objects()[band.chr(SW_REV)][GATT_CHR]["Value"]), b"V1.0.1.81")
+
 
 class ReadWrite(SimTestCase):
     def test_read_signals_value_before_reply(self):
@@ -154,33 +178,59 @@ class ReadWrite(SimTestCase):
 
 
 class SlowBand(SimTestCase):
-    def test_requests_answered_late_and_those_the_link_outlives_not(self):
-        """att-delay-ms: a read or write request is answered that much later, Value signal then reply, as on a
-        real link (the VM measured 27 ms for one ATT round trip); a request still unanswered when the link
-        goes fails with Failed "Operation failed" (5.66 gatt-client.c: a request that ends with no ATT error).
-        A Write Command is answered at once and reaches the band before a Write Request made just before it:
-        bluetoothd sends queued commands ahead of queued requests (5.66 shared/att.c pick_next_send_op)."""
+    """att-delay-ms: a read or write request is answered that much later (the VM measured 27 ms for one ATT
+    round trip), its Value signal before its reply."""
+
+    def send_write(self, world, band, uuid, value, kind):
+        return world.client.send("org.bluez", band.chr(uuid), GATT_CHR, "WriteValue",
+                                 variant("(aya{sv})", value, {"type": GLib.Variant("s", kind)}))
+
+    def received(self, world, band):
+        return [(uuid, bytes(v)) for _, uuid, v in world.control("GetReceived", "s", band.address)[0]]
+
+    def test_requests_answered_late(self):
+        """A read and a Write Request each take att-delay-ms (a lower bound only, which a slow machine cannot
+        break); the read's Value signal comes before its reply, the write reaches the band."""
         world, band = self.start_band(login=True)
         world.fault(band.address, "att-delay-ms", GLib.Variant("u", 400))
-        t0 = time.monotonic()
-        self.assertEqual(band.read(SW_REV), b"V1.0.1.81")
-        self.assertGreaterEqual(time.monotonic() - t0, 0.35)
-        t0 = time.monotonic()
-        band.write(ALERT_LEVEL, b"\x01", "command")
-        self.assertLess(time.monotonic() - t0, 0.35)
-        world.control("ClearReceived", "s", band.address)
-        request = world.client.send("org.bluez", band.chr(NEW_ALERT), GATT_CHR, "WriteValue",
-                                    variant("(aya{sv})", b"\x05\x01", {"type": GLib.Variant("s", "request")}))
-        band.write(ALERT_LEVEL, b"\x01", "command")
-        request.result()
-        writes = [(uuid, bytes(v)) for _, uuid, v in world.control("GetReceived", "s", band.address)[0]]
-        self.assertEqual(writes, [(ALERT_LEVEL, b"\x01"), (NEW_ALERT, b"\x05\x01")])
-        write = world.client.send("org.bluez", band.chr(TIME), GATT_CHR, "WriteValue",
-                                  variant("(aya{sv})", bytes(11), {"type": GLib.Variant("s", "request")}))
+        mark, t0 = band.rec.mark(), time.monotonic()
         read = world.client.send("org.bluez", band.chr(SW_REV), GATT_CHR, "ReadValue", variant("(a{sv})", {}))
+        self.assertEqual(bytes(read.result()[0]), b"V1.0.1.81")
+        self.assertGreaterEqual(read.reply.time - t0, 0.35)
+        self.assert_order(("PropertiesChanged(Value)", band.next_value(SW_REV, mark)[0]), ("the reply", read.reply))
+        world.control("ClearReceived", "s", band.address)
+        t0 = time.monotonic()
+        write = self.send_write(world, band, NEW_ALERT, b"\x05\x01", "request")
+        write.result()
+        self.assertGreaterEqual(write.reply.time - t0, 0.35)
+        self.assertEqual(self.received(world, band), [(NEW_ALERT, b"\x05\x01")])
+
+    def test_requests_the_link_outlives_not(self):
+        """A request still unanswered when the link goes fails with Failed "Operation failed" (5.66
+        gatt-client.c: a request that ends with no ATT error); one sent once the link is gone fails with Failed
+        "Not connected" (bluez §Reads, writes: on cached objects while disconnected). A Write Command is
+        answered at once and reaches the band before a Write Request made just before it: bluetoothd sends
+        queued commands ahead of queued requests (5.66 shared/att.c pick_next_send_op).
+
+        The band answers nothing in this test (att-delay-ms of ten minutes), so the requests are in flight for
+        as long as the test needs; Client.sync makes sure bluetoothd has them before DropLink, which comes on
+        the simulator's other connection and could otherwise overtake them."""
+        world, band = self.start_band(login=True)
+        world.fault(band.address, "att-delay-ms", GLib.Variant("u", 600000))
+        world.control("ClearReceived", "s", band.address)
+        request = self.send_write(world, band, NEW_ALERT, b"\x05\x01", "request")
+        self.send_write(world, band, ALERT_LEVEL, b"\x01", "command").result()
+        self.assertIsNone(request.reply, "the command is answered while the request waits")
+        read = world.client.send("org.bluez", band.chr(SW_REV), GATT_CHR, "ReadValue", variant("(a{sv})", {}))
+        world.client.sync()
+        self.assertEqual(self.received(world, band), [(ALERT_LEVEL, b"\x01")], "the command overtook the request")
+        mark = band.rec.mark()
         world.control("DropLink", "s", band.address)
-        self.assert_error(write, ERR + "Failed", "Operation failed")
+        self.assert_error(request, ERR + "Failed", "Operation failed")
         self.assert_error(read, ERR + "Failed", "Operation failed")
+        world.client.wait_props(band.path, DEVICE, {"Connected": False}, mark)
+        self.assertEqual(self.received(world, band), [(ALERT_LEVEL, b"\x01")], "the request never reached it")
+        self.assert_error(lambda: band.read(SW_REV), ERR + "Failed", "Not connected")
 
 
 class NotifySessions(SimTestCase):
@@ -210,7 +260,7 @@ class NotifySessions(SimTestCase):
         mark = band.rec.mark()
         band.write(AUTH, b"\x02\x08", "command")
         band.next_value(AUTH, mark)
-        iterate(0.3)
+        band.client.sync()  # the sessions' signals of one notification leave bluetoothd together
         values = band.values(AUTH, mark)
         self.assertEqual(len(values), n, f"{n} session(s)")
         self.assertEqual(len(set(values)), 1, "the same notification")
@@ -329,7 +379,7 @@ class Cache(SimTestCase):
         band.start_notify(AUTH)
         exported = set(gatt_objects(world.client, band.path))
         mark = band.disconnect()
-        iterate(0.3)
+        world.client.sync()  # whatever bluetoothd does at Connected=false has reached us
         return world, band, exported, mark
 
     def assert_kept(self, world, band, exported, mark):
@@ -362,7 +412,7 @@ class Cache(SimTestCase):
         mark = band.rec.mark()
         world.control("DropLink", "s", band.address)
         world.client.wait_props(band.path, DEVICE, {"Connected": False}, mark)
-        iterate(0.3)
+        world.client.sync()
         self.assertEqual(band.rec.all(under(band.path), mark), [], "no InterfacesRemoved")
         self.assertIs(world.client.get(band.chr(AUTH), GATT_CHR, "Notifying"), True)
         mark, reply, resolved = band.connect()
@@ -376,7 +426,7 @@ class Cache(SimTestCase):
         exported, mark = set(gatt_objects(world.client, band.path)), band.rec.mark()
         world.control("DropLink", "s", band.address)
         world.client.wait_props(band.path, DEVICE, {"Connected": False}, mark)
-        iterate(0.3)
+        world.client.sync()
         self.assert_removed_then_back(world, band, exported, mark)
 
     def test_always_explicit(self):

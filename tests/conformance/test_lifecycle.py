@@ -175,7 +175,7 @@ class Restart(SimTestCase):
         world, kept, seen = self.remembered_and_temporary()
         mark = kept.rec.mark()
         old = world.client.send(BLUEZ, kept.path, DEVICE, "Disconnect")
-        iterate(0.2)
+        world.client.sync()  # the Disconnect is pending at bluetoothd before it crashes
         world.control("Restart", "su", "crash", 300)
         lost, gained = self.wait_back(world, mark)
         rec = world.client.recorder

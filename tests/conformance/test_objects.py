@@ -5,10 +5,12 @@ import os
 import subprocess
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
 from gi.repository import GLib
 
-from harness import ADAPTER, DEVICE, OM, Band, SimTestCase, device_path, is_added, is_removed, iterate, sig
+from harness import (ADAPTER, AUTH, DEVICE, GATT_CHR, OM, PROPS, Band, SimTestCase, device_path, is_added,
+                     is_removed, iterate, sig)
 
 # bluez §Objects: "arrives in one InterfacesAdded with Address, AddressType, Name, Alias, Paired, Bonded,
 # Trusted, Blocked, LegacyPairing, RSSI (n), Connected, UUIDs, Adapter, ServiceData (a{sv}), ServicesResolved".
@@ -16,6 +18,24 @@ FIRST_ADVERT_PROPS = {"Address", "AddressType", "Name", "Alias", "Paired", "Bond
                       "LegacyPairing", "RSSI", "Connected", "UUIDs", "Adapter", "ServiceData", "ServicesResolved"}
 ADAPTER_IFACES = {ADAPTER, "org.bluez.GattManager1", "org.bluez.LEAdvertisingManager1", "org.bluez.Media1",
                   "org.bluez.NetworkServer1"}
+# What Introspect says of each property: BlueZ 5.66's property tables (src/adapter.c adapter_properties,
+# src/device.c device_properties, src/gatt-client.c characteristic_properties) through gdbus/object.c, which
+# prints "readwrite" for a property with a setter and hides the experimental ones (PowerState,
+# AdvertisingFlags, AdvertisingData); doc/adapter-api.txt and doc/device-api.txt say the same. Every property
+# is listed, whether the object has it now or not.
+R, RW = "read", "readwrite"
+ACCESS = {
+    ADAPTER: {"Address": R, "AddressType": R, "Name": R, "Alias": RW, "Class": R, "Powered": RW,
+              "Discoverable": RW, "DiscoverableTimeout": RW, "Pairable": RW, "PairableTimeout": RW,
+              "Discovering": R, "UUIDs": R, "Modalias": R, "Roles": R, "ExperimentalFeatures": R},
+    DEVICE: {"Address": R, "AddressType": R, "Name": R, "Alias": RW, "Class": R, "Appearance": R, "Icon": R,
+             "Paired": R, "Bonded": R, "Trusted": RW, "Blocked": RW, "LegacyPairing": R, "RSSI": R,
+             "Connected": R, "UUIDs": R, "Modalias": R, "Adapter": R, "ManufacturerData": R, "ServiceData": R,
+             "TxPower": R, "ServicesResolved": R, "WakeAllowed": RW},
+    GATT_CHR: {"UUID": R, "Service": R, "Value": R, "Notifying": R, "Flags": R, "WriteAcquired": R,
+               "NotifyAcquired": R, "MTU": R},
+}
+DBUS_ERR = "org.freedesktop.DBus.Error."
 
 
 def raw_device_props(event):
@@ -72,6 +92,69 @@ class Tree(SimTestCase):
         service_data = raw.lookup_value("ServiceData", None)
         self.assertEqual(service_data.get_type_string(), "a{sv}")
         self.assertEqual(service_data.lookup_value(sig("fee0"), None).get_type_string(), "ay")
+
+
+class Properties(SimTestCase):
+    """The interfaces as Introspect shows them, and org.freedesktop.DBus.Properties as bluetoothd's own gdbus
+    answers it (gdbus/object.c), not as GDBus would."""
+
+    def introspected(self, client, path, iface):
+        """{property: access} of iface in the Introspect data of path, and how often Properties is listed."""
+        xml = client.bluez(path, "org.freedesktop.DBus.Introspectable", "Introspect")[0]
+        root = ET.fromstring(xml)
+        (node,) = [i for i in root.findall("interface") if i.get("name") == iface]
+        return {p.get("name"): p.get("access") for p in node.findall("property")}, \
+            len([i for i in root.findall("interface") if i.get("name") == PROPS])
+
+    def test_access(self):
+        """Adapter1.Powered introspects as readwrite (checked against the real daemon), and so does every
+        property with a setter in 5.66; the rest are read."""
+        world, band = self.start_band(connect=True)
+        for path, iface in (("/org/bluez/hci0", ADAPTER), (band.path, DEVICE), (band.chr(AUTH), GATT_CHR)):
+            with self.subTest(iface=iface):
+                access, props_listed = self.introspected(world.client, path, iface)
+                self.assertEqual(access, ACCESS[iface])
+                self.assertEqual(props_listed, 1, f"{PROPS} once in the Introspect of {path}")
+
+    def test_set_read_only(self):
+        """Set of a read-only property: org.freedesktop.DBus.Error.PropertyReadOnly "Property 'Address' is not
+        writable" (checked against the real daemon); nothing changes."""
+        world, band = self.start_band(connect=True)
+        c = world.client
+        cases = (("/org/bluez/hci0", ADAPTER, "Address", GLib.Variant("s", "00:11:22:33:44:55")),
+                 (band.path, DEVICE, "Connected", GLib.Variant("b", False)),
+                 (band.path, DEVICE, "RSSI", GLib.Variant("n", -1)),  # read-only wins over absent
+                 (band.chr(AUTH), GATT_CHR, "Value", GLib.Variant("ay", b"\x01")))
+        for path, iface, prop, value in cases:
+            with self.subTest(prop=prop):
+                self.assert_error(c.set(path, iface, prop, value), DBUS_ERR + "PropertyReadOnly",
+                                  f"Property '{prop}' is not writable")
+        self.assertEqual(c.get("/org/bluez/hci0", ADAPTER, "Address"), "DC:A6:32:00:00:01")
+        self.assertIs(c.get(band.path, DEVICE, "Connected"), True)
+
+    def test_other_errors(self):
+        """(source only) The rest of 5.66 gdbus/object.c: Set of an unknown property or of one the object does
+        not have → UnknownProperty "No such property 'X'"; of the wrong type → InvalidSignature "Invalid
+        signature for 'X'"; an unknown interface → InvalidArgs "No such interface 'X'"; Get of an absent
+        property → InvalidArgs "No such property 'X'". A writable property of the right type is set."""
+        world = self.start()
+        c, hci0 = world.client, "/org/bluez/hci0"
+        band = Band(world, world.bands[0])
+        band.discover()
+        self.assert_error(c.set(hci0, ADAPTER, "Colour", GLib.Variant("s", "red")), DBUS_ERR + "UnknownProperty",
+                          "No such property 'Colour'")
+        self.assert_error(c.set(band.path, DEVICE, "WakeAllowed", GLib.Variant("b", True)),
+                          DBUS_ERR + "UnknownProperty", "No such property 'WakeAllowed'")
+        self.assert_error(c.set(hci0, ADAPTER, "Powered", GLib.Variant("s", "yes")),
+                          DBUS_ERR + "InvalidSignature", "Invalid signature for 'Powered'")
+        self.assert_error(c.set(hci0, "org.bluez.Nothing1", "Powered", GLib.Variant("b", True)),
+                          DBUS_ERR + "InvalidArgs", "No such interface 'org.bluez.Nothing1'")
+        self.assert_error(lambda: c.get(band.path, DEVICE, "Modalias"), DBUS_ERR + "InvalidArgs",
+                          "No such property 'Modalias'")
+        self.assert_error(lambda: c.get_all(hci0, "org.bluez.Nothing1"), DBUS_ERR + "InvalidArgs",
+                          "No such interface 'org.bluez.Nothing1'")
+        c.set(hci0, ADAPTER, "Alias", GLib.Variant("s", "gateway")).result()
+        self.assertEqual(c.get(hci0, ADAPTER, "Alias"), "gateway")
 
 
 class CommandLine(SimTestCase):

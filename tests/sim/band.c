@@ -52,7 +52,7 @@ struct note {
 /* One history round (§10.1): what the 01 01 answer promised and how far the 02 has got. */
 struct transfer {
 	bool prepared;     /* a start was answered; 02 may follow */
-	bool running;      /* 02 received: packets are flowing */
+	bool running;      /* 02 received: packets are flowing until the last one */
 	int64_t start;     /* UTC second of the first sample */
 	unsigned count;
 	unsigned sent;     /* samples already packed */
@@ -90,7 +90,15 @@ struct sim_band {
 	/* the link */
 	bool connected;
 	uint64_t cccd;           /* bit per enum sim_chr */
-	struct transfer fetch;
+	struct transfer fetch;   /* the newest round: prepared by its start, running after its 02 */
+	struct transfer older;   /* SIM_FETCH_MID_ROUND_BOTH: the round that was running when fetch's start came */
+	bool older_turn;         /* while both run: the older round sends the next data packet */
+	bool start_held;         /* SIM_FETCH_MID_ROUND_FINISH: a start waits for the running rounds to end */
+	int64_t held_from;       /* its first wanted minute, UTC */
+	enum sim_fetch_mid_round mid_round;
+	unsigned packet_ms;      /* history-packet-ms */
+	int64_t last_packet_us;  /* monotonic: when the previous data packet went (or was lost), 0 before the first */
+	uint32_t history_packets, history_lost;
 	int drop_at_packet;
 	GQueue outbox;           /* struct note * */
 	unsigned notify_delay_ms;
@@ -364,7 +372,9 @@ static bool notify_allowed(const struct sim_band *band, enum sim_chr chr)
 	return chr == SIM_CHR_AUTH || band->authenticated;
 }
 
-static void queue_note(struct sim_band *band, enum sim_chr chr, const uint8_t *data, size_t len)
+/* A notification due no earlier than not_before_us (monotonic; 0: as soon as the delay fault allows). */
+static void queue_note_after(struct sim_band *band, enum sim_chr chr, const uint8_t *data, size_t len,
+                             int64_t not_before_us)
 {
 	struct note *n = g_new0(struct note, 1);
 	int64_t now = g_get_monotonic_time();
@@ -374,10 +384,15 @@ static void queue_note(struct sim_band *band, enum sim_chr chr, const uint8_t *d
 	n->len = (uint8_t)len;
 	memcpy(n->data, data, len);
 	/* Delayed notifications keep their order even when the delay shrinks. */
-	n->due_us = MAX(now + (int64_t)band->notify_delay_ms * 1000, band->last_due_us);
+	n->due_us = MAX(MAX(now + (int64_t)band->notify_delay_ms * 1000, band->last_due_us), not_before_us);
 	band->last_due_us = n->due_us;
 	g_queue_push_tail(&band->outbox, n);
 	outbox_kick(band);
+}
+
+static void queue_note(struct sim_band *band, enum sim_chr chr, const uint8_t *data, size_t len)
+{
+	queue_note_after(band, chr, data, len, 0);
 }
 
 static void corrupt(struct sim_band *band, struct note *n)
@@ -395,15 +410,25 @@ static void corrupt(struct sim_band *band, struct note *n)
 		n->data[n->len - 1] ^= 0xff;
 }
 
+/* A notification whose CCCD is off when it is due is lost: the band does not keep it for later. */
 static void send_note(struct sim_band *band, struct note *n)
 {
-	if (!notify_allowed(band, n->chr))
+	if (n->chr == SIM_CHR_ACTIVITY)
+		band->last_packet_us = g_get_monotonic_time();
+	if (!notify_allowed(band, n->chr)) {
+		band->history_lost += n->chr == SIM_CHR_ACTIVITY;
 		return;
+	}
 	corrupt(band, n);
 	band->ops->notify(band, n->chr, n->data, n->len, band->user_data);
 }
 
 static void transfer_produce(struct sim_band *band);
+
+static bool fetch_running(const struct sim_band *band)
+{
+	return band->fetch.running || band->older.running;
+}
 
 /* One connection event: up to pump_batch notifications that are due. A history transfer refills the outbox as
  * it drains, so the queue never holds more than a batch of it. */
@@ -416,7 +441,7 @@ static gboolean pump(gpointer user_data)
 	for (unsigned i = 0; i < batch; i++) {
 		struct note *n;
 
-		if (g_queue_is_empty(&band->outbox) && band->fetch.running)
+		if (g_queue_is_empty(&band->outbox) && fetch_running(band))
 			transfer_produce(band);
 		n = g_queue_peek_head(&band->outbox);
 		if (!n || n->due_us > g_get_monotonic_time() || !band->connected)
@@ -434,7 +459,7 @@ static void outbox_kick(struct sim_band *band)
 	struct note *n = g_queue_peek_head(&band->outbox);
 	int64_t wait_us = PUMP_INTERVAL_MS * 1000;
 
-	if (band->pump_id || !band->connected || (!n && !band->fetch.running))
+	if (band->pump_id || !band->connected || (!n && !fetch_running(band)))
 		return;
 	if (n)
 		wait_us = MAX(wait_us, n->due_us - g_get_monotonic_time());
@@ -478,7 +503,9 @@ static void forget_link(struct sim_band *band)
 {
 	band->connected = band->authenticated = band->has_challenge = band->has_pending_key = false;
 	band->cccd = 0;
-	memset(&band->fetch, 0, sizeof(band->fetch));
+	band->fetch = band->older = (struct transfer){ 0 };
+	band->older_turn = band->start_held = false;
+	band->last_packet_us = 0;
 	outbox_clear(band);
 	hr_stop(band);
 	clear_source(&band->auth_timer);
@@ -871,20 +898,22 @@ static void fetch_reply(struct sim_band *band, uint8_t command, uint8_t status)
 	queue_note(band, SIM_CHR_FETCH, reply, sizeof(reply));
 }
 
+/* §10.1 step 2: `01 01` and the 8-byte timestamp of the first wanted minute; false for anything else. */
+static bool parse_fetch_start(const uint8_t *v, size_t len, int64_t *ret_from)
+{
+	return len == 10 && v[1] == 0x01 && parse_local(v + 2, (int8_t)v[9], ret_from);
+}
+
 /* §10.5: start = max(requested minute, oldest stored); count = stored minutes from there to the last completed
- * one, capped per round (§10.4). The answer carries the band's own zone. */
-static void fetch_start(struct sim_band *band, const uint8_t *v, size_t len)
+ * one, capped per round (§10.4). The answer carries the band's own zone. The new round replaces fetch. */
+static void fetch_answer(struct sim_band *band, int64_t from)
 {
 	uint8_t reply[15] = { 0x10, 0x01, 0x01 };
-	int64_t t, start, gap_to, last = last_complete_minute(band);
+	int64_t start, gap_to, last = last_complete_minute(band);
 	uint64_t count = 0;
 
-	if (len != 10 || v[1] != 0x01 || !parse_local(v + 2, (int8_t)v[9], &t)) {
-		fetch_reply(band, 0x01, 0x04); /* INVENTED: only type 01 (activity) is known on the MB2 */
-		return;
-	}
 	/* A round is one contiguous run: it starts after a gap and stops before the next (§10.2). */
-	start = MAX(floor_minute(t), band->oldest);
+	start = MAX(floor_minute(from), band->oldest);
 	if (in_gap(band, start, &gap_to))
 		start = gap_to;
 	last = MIN(last, run_end(band, start));
@@ -897,23 +926,67 @@ static void fetch_start(struct sim_band *band, const uint8_t *v, size_t len)
 	queue_note(band, SIM_CHR_FETCH, reply, sizeof(reply));
 }
 
-/* The next data packet of the round, or the closing 10 02 01 (§10.1 steps 5-6). */
-static void transfer_produce(struct sim_band *band)
+/* A start while a round is running, as mid_round says (band.h: all INVENTED). */
+static void fetch_start_mid_round(struct sim_band *band, int64_t from)
 {
-	struct transfer *f = &band->fetch;
+	switch (band->mid_round) {
+	case SIM_FETCH_MID_ROUND_ABORT:
+		band->older = (struct transfer){ 0 };
+		fetch_answer(band, from);
+		return;
+	case SIM_FETCH_MID_ROUND_FINISH:
+		band->start_held = true;
+		band->held_from = from;
+		return;
+	case SIM_FETCH_MID_ROUND_BOTH:
+		/* The running round becomes the older one (an older one still running is dropped); after the new
+		 * round's 02 the new one sends first. Only a prepared, not yet running, fetch is simply replaced. */
+		if (band->fetch.running) {
+			band->older = band->fetch;
+			band->older_turn = false;
+		}
+		fetch_answer(band, from);
+		return;
+	}
+}
+
+static void fetch_start(struct sim_band *band, const uint8_t *v, size_t len)
+{
+	int64_t from;
+
+	if (!parse_fetch_start(v, len, &from)) {
+		fetch_reply(band, 0x01, 0x04); /* INVENTED: only type 01 (activity) is known on the MB2 */
+		return;
+	}
+	if (fetch_running(band))
+		fetch_start_mid_round(band, from);
+	else
+		fetch_answer(band, from);
+}
+
+/* The round whose data packet is next: the one running, or while two run, each in turn. */
+static struct transfer *transfer_next(struct sim_band *band)
+{
+	struct transfer *f;
+
+	if (band->older.running && band->fetch.running) {
+		f = band->older_turn ? &band->older : &band->fetch;
+		band->older_turn = !band->older_turn;
+		return f;
+	}
+	if (band->older.running)
+		return &band->older;
+	return band->fetch.running ? &band->fetch : NULL;
+}
+
+/* §10.2: the counter, then up to four samples, due history-packet-ms after the previous data packet went: a
+ * pause between two packets on the air, which a late main loop stretches and never shortens. */
+static void transfer_packet(struct sim_band *band, struct transfer *f)
+{
 	uint8_t packet[1 + 4 * 4];
 	unsigned n = MIN(f->count - f->sent, 4u);
+	int64_t not_before = band->last_packet_us ? band->last_packet_us + (int64_t)band->packet_ms * 1000 : 0;
 
-	if (n == 0) {
-		f->running = f->prepared = false;
-		fetch_reply(band, 0x02, 0x01);
-		return;
-	}
-	if (band->drop_at_packet >= 0 && (int)(f->sent / 4) == band->drop_at_packet) {
-		band->drop_at_packet = -1;
-		band_drop(band);
-		return;
-	}
 	packet[0] = f->counter++;
 	for (unsigned i = 0; i < n; i++) {
 		struct sim_sample s;
@@ -922,7 +995,38 @@ static void transfer_produce(struct sim_band *band)
 		memcpy(packet + 1 + 4 * i, (uint8_t[]){ s.kind, s.intensity, s.steps, s.heart_rate }, 4);
 	}
 	f->sent += n;
-	queue_note(band, SIM_CHR_ACTIVITY, packet, 1 + 4 * n);
+	band->history_packets++;
+	queue_note_after(band, SIM_CHR_ACTIVITY, packet, 1 + 4 * n, not_before);
+}
+
+/* §10.1 step 6: `10 02 01` right behind the last packet, so a round runs exactly until its last packet. A
+ * start held for the end of the running rounds is answered after it. */
+static void transfer_end(struct sim_band *band, struct transfer *f)
+{
+	*f = (struct transfer){ 0 };
+	fetch_reply(band, 0x02, 0x01);
+	if (fetch_running(band) || !band->start_held)
+		return;
+	band->start_held = false;
+	fetch_answer(band, band->held_from);
+}
+
+/* The next data packet of a running round, and the closing 10 02 01 after its last (§10.1 steps 5-6). */
+static void transfer_produce(struct sim_band *band)
+{
+	struct transfer *f = transfer_next(band);
+
+	if (!f)
+		return;
+	if (f->sent < f->count && band->drop_at_packet >= 0 && (int)(f->sent / 4) == band->drop_at_packet) {
+		band->drop_at_packet = -1;
+		band_drop(band);
+		return;
+	}
+	if (f->sent < f->count)
+		transfer_packet(band, f);
+	if (f->sent == f->count)
+		transfer_end(band, f);
 }
 
 static void write_fetch(struct sim_band *band, const uint8_t *v, size_t len)
@@ -936,7 +1040,7 @@ static void write_fetch(struct sim_band *band, const uint8_t *v, size_t len)
 			fetch_reply(band, 0x02, 0x04); /* INVENTED: nothing was asked for */
 			return;
 		}
-		band->fetch.running = true;
+		band->fetch.running = true; /* INVENTED: a 02 to a round already running changes nothing */
 		outbox_kick(band);
 	} else if (v[0] == 0x03 && len == 1) {
 		fetch_reply(band, 0x03, 0x01); /* §10.1 step 7: answered, nothing deleted */
@@ -1272,6 +1376,16 @@ void sim_band_set_drop_at_packet(struct sim_band *band, int packet)
 	band->drop_at_packet = packet < 0 ? -1 : packet;
 }
 
+void sim_band_set_history_packet_ms(struct sim_band *band, unsigned ms)
+{
+	band->packet_ms = ms;
+}
+
+void sim_band_set_fetch_mid_round(struct sim_band *band, enum sim_fetch_mid_round mode)
+{
+	band->mid_round = mode;
+}
+
 void sim_band_set_notify_delay(struct sim_band *band, unsigned ms)
 {
 	band->notify_delay_ms = ms;
@@ -1334,6 +1448,9 @@ void sim_band_status(const struct sim_band *band, struct sim_band_status *ret)
 	ret->steps = steps_today(band);
 	step_totals(ret->steps, &ret->distance_m, &ret->calories);
 	ret->clock_utc = sim_band_clock(band, &ret->tz_quarters);
+	ret->history_rounds = (unsigned)band->fetch.running + (unsigned)band->older.running;
+	ret->history_packets = band->history_packets;
+	ret->history_lost = band->history_lost;
 	for (guint i = 0; i < band->alerts->len; i++)
 		ret->alerts_shown += ((struct sim_alert *)band->alerts->pdata[i])->shown;
 }

@@ -214,6 +214,27 @@ size_t sim_band_history(struct sim_band *band, int64_t from_utc, int64_t to_utc,
 
 /* Faults. */
 void sim_band_set_drop_at_packet(struct sim_band *band, int packet); /* in the next history round; -1 off */
+/* The pause between two data packets of history on 0005, whichever round they belong to; 0 (the default)
+ * leaves the pace to the outbox (sim_band_timing.pump_batch a loop dispatch). Effective from the next packet. */
+void sim_band_set_history_packet_ms(struct sim_band *band, unsigned ms);
+/* What the band does with a history start (01 01, §10.1 step 2) that comes while a round is running (after its
+ * 02, before its last data packet). The protocol document is silent; each choice is INVENTED. Effective from
+ * the next start. */
+enum sim_fetch_mid_round {
+	/* The default: the running round stops at once, without its 10 02 01 (a data packet already queued still
+	 * goes out, before the answer), and the start is answered. */
+	SIM_FETCH_MID_ROUND_ABORT,
+	/* The running round first sends its remaining packets and its 10 02 01; then the start is answered. A
+	 * second start while one is held replaces it: only the newest is answered. A 02 meanwhile is ignored. */
+	SIM_FETCH_MID_ROUND_FINISH,
+	/* The start is answered at once and the running round goes on. After the new round's 02 both send, one
+	 * data packet each in turn, the new round first (behind a packet of the old one already queued), each
+	 * with its own counter and its own closing 10 02 01.
+	 * The band holds two rounds at most: a start while two run drops the older one (no 10 02 01 for it). A
+	 * 02 while two run is ignored, as a 02 during one running round is. */
+	SIM_FETCH_MID_ROUND_BOTH,
+};
+void sim_band_set_fetch_mid_round(struct sim_band *band, enum sim_fetch_mid_round mode);
 void sim_band_set_notify_delay(struct sim_band *band, unsigned ms);  /* every notification, order kept */
 /* The next count notifications on chr (SIM_CHR_COUNT = any) are corrupted: bytes flipped (truncate false)
  * or cut short (truncate true). */
@@ -231,6 +252,9 @@ struct sim_band_status {
 	int64_t clock_utc;
 	int8_t tz_quarters;
 	unsigned alerts_shown;
+	unsigned history_rounds;   /* rounds running now: 02 received, last data packet not yet produced (0-2) */
+	uint32_t history_packets;  /* data packets produced since the band was made, whoever got them */
+	uint32_t history_lost;     /* of those, the ones lost because 0005's CCCD was off when they were due */
 };
 void sim_band_status(const struct sim_band *band, struct sim_band_status *ret);
 

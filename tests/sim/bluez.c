@@ -122,6 +122,7 @@ static const char bluez_xml[] =
 	" <property name='PairableTimeout' type='u' access='readwrite'/>"
 	" <property name='Discovering' type='b' access='read'/><property name='UUIDs' type='as' access='read'/>"
 	" <property name='Modalias' type='s' access='read'/><property name='Roles' type='as' access='read'/>"
+	" <property name='ExperimentalFeatures' type='as' access='read'/>"
 	"</interface>"
 	"<interface name='org.bluez.GattManager1'>"
 	" <method name='RegisterApplication'><arg type='o'/><arg type='a{sv}'/></method>"
@@ -150,13 +151,17 @@ static const char bluez_xml[] =
 	" <method name='Pair'/><method name='CancelPairing'/>"
 	" <property name='Address' type='s' access='read'/><property name='AddressType' type='s' access='read'/>"
 	" <property name='Name' type='s' access='read'/><property name='Alias' type='s' access='readwrite'/>"
+	" <property name='Class' type='u' access='read'/><property name='Appearance' type='q' access='read'/>"
+	" <property name='Icon' type='s' access='read'/>"
 	" <property name='Paired' type='b' access='read'/><property name='Bonded' type='b' access='read'/>"
 	" <property name='Trusted' type='b' access='readwrite'/><property name='Blocked' type='b' access='readwrite'/>"
 	" <property name='LegacyPairing' type='b' access='read'/><property name='RSSI' type='n' access='read'/>"
 	" <property name='Connected' type='b' access='read'/><property name='UUIDs' type='as' access='read'/>"
 	" <property name='Modalias' type='s' access='read'/><property name='Adapter' type='o' access='read'/>"
-	" <property name='ServiceData' type='a{sv}' access='read'/>"
-	" <property name='ServicesResolved' type='b' access='read'/></interface>"
+	" <property name='ManufacturerData' type='a{qv}' access='read'/>"
+	" <property name='ServiceData' type='a{sv}' access='read'/><property name='TxPower' type='n' access='read'/>"
+	" <property name='ServicesResolved' type='b' access='read'/>"
+	" <property name='WakeAllowed' type='b' access='readwrite'/></interface>"
 	"<interface name='org.bluez.GattService1'>"
 	" <property name='UUID' type='s' access='read'/><property name='Device' type='o' access='read'/>"
 	" <property name='Primary' type='b' access='read'/><property name='Includes' type='ao' access='read'/>"
@@ -204,6 +209,14 @@ static void clear_source(guint *id)
 static GVariant *bytes_variant(const uint8_t *v, size_t len)
 {
 	return g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, v, len, 1);
+}
+
+/* The Value of an attribute bluetoothd has not read or been notified of yet: its cache holds an empty value,
+ * and 5.66 gatt-client.c's characteristic_value_exists()/descriptor_value_exists() read that cache, which
+ * always succeeds, so the property is there from the start. */
+static GVariant *empty_value(void)
+{
+	return g_variant_new_array(G_VARIANT_TYPE_BYTE, NULL, 0);
 }
 
 static struct band_slot *device_slot(struct device *dev)
@@ -268,6 +281,7 @@ static void export_chr(struct device *dev, struct gatt_chr *c, const char *servi
 	c->iface = obj_add_iface(c->obj, "org.bluez.GattCharacteristic1", &chr_ops, c);
 	objtree_set(c->iface, "UUID", g_variant_new_string(def->uuid), false);
 	objtree_set(c->iface, "Service", g_variant_new_object_path(service_path), false);
+	objtree_set(c->iface, "Value", empty_value(), false);
 	if (def->props & SIM_PROP_NOTIFY)
 		objtree_set(c->iface, "Notifying", g_variant_new_boolean(FALSE), false);
 	objtree_set(c->iface, "Flags", sim_gatt_flags(def->props), false);
@@ -286,6 +300,7 @@ static void export_chr(struct device *dev, struct gatt_chr *c, const char *servi
 		c->desc_ifaces[i] = obj_add_iface(c->desc_objs[i], "org.bluez.GattDescriptor1", &desc_ops, c);
 		objtree_set(c->desc_ifaces[i], "UUID", g_variant_new_string(def->descs[i].uuid), false);
 		objtree_set(c->desc_ifaces[i], "Characteristic", g_variant_new_object_path(path), false);
+		objtree_set(c->desc_ifaces[i], "Value", empty_value(), false);
 		obj_announce(c->desc_objs[i]);
 	}
 }

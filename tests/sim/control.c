@@ -113,6 +113,9 @@ static GVariant *band_state(struct band_slot *slot)
 	g_variant_builder_add(&b, "{sv}", "rssi", g_variant_new_int16(sim_band_rssi(band)));
 	g_variant_builder_add(&b, "{sv}", "cccd", g_variant_builder_end(&cccd));
 	g_variant_builder_add(&b, "{sv}", "alerts-shown", g_variant_new_uint32(st.alerts_shown));
+	g_variant_builder_add(&b, "{sv}", "history-rounds", g_variant_new_uint32(st.history_rounds));
+	g_variant_builder_add(&b, "{sv}", "history-packets", g_variant_new_uint32(st.history_packets));
+	g_variant_builder_add(&b, "{sv}", "history-lost", g_variant_new_uint32(st.history_lost));
 	return g_variant_builder_end(&b);
 }
 
@@ -195,6 +198,26 @@ static bool set_corruption(struct band_slot *slot, GVariant *value, bool truncat
 	return true;
 }
 
+/* "fetch-mid-round" s: the names of enum sim_fetch_mid_round. */
+static bool set_mid_round(struct band_slot *slot, GVariant *value)
+{
+	static const char *const names[] = {
+		[SIM_FETCH_MID_ROUND_ABORT] = "abort",
+		[SIM_FETCH_MID_ROUND_FINISH] = "finish",
+		[SIM_FETCH_MID_ROUND_BOTH] = "both",
+	};
+
+	if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+		return false;
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+		if (strcmp(g_variant_get_string(value, NULL), names[i]) == 0) {
+			sim_band_set_fetch_mid_round(slot->band, (enum sim_fetch_mid_round)i);
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool set_fault(struct band_slot *slot, const char *name, GVariant *v)
 {
 #define IS(type) g_variant_is_of_type(v, G_VARIANT_TYPE_##type)
@@ -206,6 +229,10 @@ static bool set_fault(struct band_slot *slot, const char *name, GVariant *v)
 		sim_band_set_notify_delay(slot->band, g_variant_get_uint32(v));
 	else if (strcmp(name, "corrupt-next") == 0 || strcmp(name, "truncate-next") == 0)
 		return set_corruption(slot, v, name[0] == 't');
+	else if (strcmp(name, "history-packet-ms") == 0 && IS(UINT32))
+		sim_band_set_history_packet_ms(slot->band, g_variant_get_uint32(v));
+	else if (strcmp(name, "fetch-mid-round") == 0)
+		return set_mid_round(slot, v);
 	else if (strcmp(name, "fetch-cap") == 0 && IS(UINT32) && g_variant_get_uint32(v) > 0)
 		sim_band_set_fetch_cap(slot->band, g_variant_get_uint32(v));
 	else if (strcmp(name, "auth-timeout-ms") == 0 && IS(UINT32))

@@ -1,14 +1,17 @@
 /* The object tree of the fake bluetoothd; see objtree.h for why it is not GDBusObjectManagerServer. */
 #include "objtree.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #define PROPS_IFACE "org.freedesktop.DBus.Properties"
 #define OM_IFACE "org.freedesktop.DBus.ObjectManager"
+#define INTROSPECT_IFACE "org.freedesktop.DBus.Introspectable"
 
 struct objtree {
 	GDBusConnection *connection;
 	GDBusNodeInfo *node;
+	GDBusNodeInfo *props_node; /* org.freedesktop.DBus.Properties as bluetoothd's gdbus declares it */
 	GHashTable *objects;   /* path -> struct obj *, announced ones only */
 	GPtrArray *dirty;      /* struct obj_iface * with queued changes */
 	guint om_registration;
@@ -19,6 +22,7 @@ struct obj {
 	struct objtree *tree;
 	char *path;
 	GPtrArray *ifaces;     /* struct obj_iface *, in the order they were added */
+	guint props_registration;
 	bool announced;
 };
 
@@ -41,6 +45,21 @@ static const char om_xml[] =
 	"<signal name='InterfacesRemoved'><arg type='o'/><arg type='as'/></signal>"
 	"</interface></node>";
 
+/* Registered on every object so that GDBus hands Properties calls to us instead of answering them itself:
+ * GDBus refuses a read-only property's Set with InvalidArgs, bluetoothd with PropertyReadOnly. The argument
+ * names are bluetoothd's (gdbus/object.c). */
+static const char props_xml[] =
+	"<node><interface name='" PROPS_IFACE "'>"
+	"<method name='Get'><arg name='interface' type='s'/><arg name='name' type='s'/>"
+	" <arg name='value' type='v' direction='out'/></method>"
+	"<method name='Set'><arg name='interface' type='s'/><arg name='name' type='s'/><arg name='value' type='v'/>"
+	"</method>"
+	"<method name='GetAll'><arg name='interface' type='s'/>"
+	" <arg name='properties' type='a{sv}' direction='out'/></method>"
+	"<signal name='PropertiesChanged'><arg name='interface' type='s'/>"
+	" <arg name='changed_properties' type='a{sv}'/><arg name='invalidated_properties' type='as'/></signal>"
+	"</interface></node>";
+
 static void iface_flush_queued(struct obj_iface *iface);
 
 static void variant_unref0(gpointer v)
@@ -52,7 +71,7 @@ static void variant_unref0(gpointer v)
 /* bluetoothd's gdbus lists its two standard interfaces in InterfacesAdded and GetManagedObjects too. */
 static void append_standard_ifaces(GVariantBuilder *b)
 {
-	g_variant_builder_add(b, "{s@a{sv}}", "org.freedesktop.DBus.Introspectable",
+	g_variant_builder_add(b, "{s@a{sv}}", INTROSPECT_IFACE,
 	                      g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
 	g_variant_builder_add(b, "{s@a{sv}}", PROPS_IFACE, g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
 }
@@ -113,6 +132,9 @@ struct objtree *objtree_new(GDBusConnection *connection, const char *xml)
 	tree->node = g_dbus_node_info_new_for_xml(xml, &error);
 	if (!tree->node)
 		g_error("introspection data: %s", error->message);
+	tree->props_node = g_dbus_node_info_new_for_xml(props_xml, &error);
+	if (!tree->props_node)
+		g_error("introspection data: %s", error->message);
 	tree->objects = g_hash_table_new(g_str_hash, g_str_equal);
 	tree->dirty = g_ptr_array_new();
 	tree->om_registration = g_dbus_connection_register_object(connection, "/", om->interfaces[0], &om_vtable,
@@ -142,6 +164,7 @@ void objtree_free(struct objtree *tree)
 	g_ptr_array_free(tree->dirty, TRUE);
 	g_hash_table_destroy(tree->objects);
 	g_dbus_node_info_unref(tree->node);
+	g_dbus_node_info_unref(tree->props_node);
 	g_object_unref(tree->connection);
 	g_free(tree);
 }
@@ -188,67 +211,124 @@ struct obj_iface *obj_add_iface(struct obj *obj, const char *name, const struct 
 	return iface;
 }
 
-static void props_get(struct obj_iface *iface, GVariant *params, GDBusMethodInvocation *inv)
-{
-	const char *name;
-	GVariant *v;
-
-	g_variant_get(params, "(&s&s)", NULL, &name);
-	v = g_hash_table_lookup(iface->props, name);
-	if (!v) {
-		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-		                                      "No such property '%s'", name);
-		return;
-	}
-	g_dbus_method_invocation_return_value(inv, g_variant_new("(v)", v));
-}
-
-static void props_set(struct obj_iface *iface, GVariant *params, GDBusMethodInvocation *inv)
-{
-	const char *name;
-	g_autoptr(GVariant) value = NULL;
-	GDBusPropertyInfo *info;
-
-	g_variant_get(params, "(&s&sv)", NULL, &name, &value);
-	info = g_dbus_interface_info_lookup_property(iface->info, name);
-	if (!info || !g_hash_table_contains(iface->props, name)) {
-		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-		                                      "No such property '%s'", name);
-		return;
-	}
-	if (!(info->flags & G_DBUS_PROPERTY_INFO_FLAGS_WRITABLE) || !iface->ops->set) {
-		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_PROPERTY_READ_ONLY,
-		                                      "Property '%s' is not writable", name);
-		return;
-	}
-	if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->signature))) {
-		g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.InvalidArgs",
-		                                           "Invalid arguments in method call");
-		return;
-	}
-	iface->ops->set(iface, name, value, inv, iface->user_data);
-}
-
 static void iface_method(GDBusConnection *c, const char *sender, const char *path, const char *iface_name,
                          const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer user_data)
 {
 	struct obj_iface *iface = user_data;
 
-	(void)c, (void)sender, (void)path;
-	if (strcmp(iface_name, PROPS_IFACE) != 0) {
-		iface->ops->method(iface, method, params, inv, iface->user_data);
-		return;
-	}
-	iface_flush_queued(iface);
-	if (strcmp(method, "Get") == 0)
-		props_get(iface, params, inv);
-	else if (strcmp(method, "GetAll") == 0)
-		g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", iface_all_props(iface)));
-	else
-		props_set(iface, params, inv);
+	(void)c, (void)sender, (void)path, (void)iface_name;
+	iface->ops->method(iface, method, params, inv, iface->user_data);
 }
 
 static const GDBusInterfaceVTable iface_vtable = { .method_call = iface_method };
+
+/* bluetoothd's gdbus/object.c answers Properties calls on its own; these are its errors, word for word. */
+static void props_error(GDBusMethodInvocation *inv, const char *name, const char *format, ...) G_GNUC_PRINTF(3, 4);
+
+static void props_error(GDBusMethodInvocation *inv, const char *name, const char *format, ...)
+{
+	g_autofree char *message = NULL;
+	va_list ap;
+
+	va_start(ap, format);
+	message = g_strdup_vprintf(format, ap);
+	va_end(ap);
+	g_dbus_method_invocation_return_dbus_error(inv, name, message);
+}
+
+#define DBUS_ERR "org.freedesktop.DBus.Error."
+
+static void props_get(struct obj_iface *iface, const char *name, GDBusMethodInvocation *inv)
+{
+	GVariant *v = g_hash_table_lookup(iface->props, name);
+
+	if (!v) {
+		props_error(inv, DBUS_ERR "InvalidArgs", "No such property '%s'", name);
+		return;
+	}
+	g_dbus_method_invocation_return_value(inv, g_variant_new("(v)", v));
+}
+
+/* In gdbus/object.c's order: known, writable, present, of the right type; then the owner answers. */
+static void props_set(struct obj_iface *iface, const char *name, GVariant *value, GDBusMethodInvocation *inv)
+{
+	GDBusPropertyInfo *info = g_dbus_interface_info_lookup_property(iface->info, name);
+
+	if (!info) {
+		props_error(inv, DBUS_ERR "UnknownProperty", "No such property '%s'", name);
+		return;
+	}
+	if (!(info->flags & G_DBUS_PROPERTY_INFO_FLAGS_WRITABLE) || !iface->ops->set) {
+		props_error(inv, DBUS_ERR "PropertyReadOnly", "Property '%s' is not writable", name);
+		return;
+	}
+	if (!g_hash_table_contains(iface->props, name)) {
+		props_error(inv, DBUS_ERR "UnknownProperty", "No such property '%s'", name);
+		return;
+	}
+	if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->signature))) {
+		props_error(inv, DBUS_ERR "InvalidSignature", "Invalid signature for '%s'", name);
+		return;
+	}
+	iface->ops->set(iface, name, value, inv, iface->user_data);
+}
+
+static struct obj_iface *obj_find_iface(struct obj *obj, const char *name)
+{
+	for (guint i = 0; i < obj->ifaces->len; i++) {
+		struct obj_iface *iface = obj->ifaces->pdata[i];
+
+		if (strcmp(iface->info->name, name) == 0)
+			return iface;
+	}
+	return NULL;
+}
+
+/* The two standard interfaces bluetoothd lists on every object: known to it, without any property. */
+static void props_standard(const char *method, const char *name, GDBusMethodInvocation *inv)
+{
+	if (strcmp(method, "GetAll") == 0)
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})",
+		                                                         g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+	else if (strcmp(method, "Get") == 0)
+		props_error(inv, DBUS_ERR "InvalidArgs", "No such property '%s'", name);
+	else
+		props_error(inv, DBUS_ERR "UnknownProperty", "No such property '%s'", name);
+}
+
+static void props_method(GDBusConnection *c, const char *sender, const char *path, const char *iface_name,
+                         const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer user_data)
+{
+	struct obj *obj = user_data;
+	const char *interface, *name = "";
+	g_autoptr(GVariant) value = NULL;
+	struct obj_iface *iface;
+
+	(void)c, (void)sender, (void)path, (void)iface_name;
+	g_variant_get_child(params, 0, "&s", &interface);
+	if (g_variant_n_children(params) > 1)
+		g_variant_get_child(params, 1, "&s", &name);
+	iface = obj_find_iface(obj, interface);
+	if (!iface && (strcmp(interface, PROPS_IFACE) == 0 || strcmp(interface, INTROSPECT_IFACE) == 0)) {
+		props_standard(method, name, inv);
+		return;
+	}
+	if (!iface) {
+		props_error(inv, DBUS_ERR "InvalidArgs", "No such interface '%s'", interface);
+		return;
+	}
+	iface_flush_queued(iface);
+	if (strcmp(method, "Get") == 0) {
+		props_get(iface, name, inv);
+	} else if (strcmp(method, "GetAll") == 0) {
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", iface_all_props(iface)));
+	} else {
+		g_variant_get_child(params, 2, "v", &value);
+		props_set(iface, name, value, inv);
+	}
+}
+
+static const GDBusInterfaceVTable props_vtable = { .method_call = props_method };
 
 void obj_announce(struct obj *obj)
 {
@@ -263,6 +343,11 @@ void obj_announce(struct obj *obj)
 		if (!iface->registration)
 			g_error("cannot register %s on %s: %s", iface->info->name, obj->path, error->message);
 	}
+	obj->props_registration = g_dbus_connection_register_object(tree->connection, obj->path,
+	                                                            tree->props_node->interfaces[0], &props_vtable, obj,
+	                                                            NULL, &error);
+	if (!obj->props_registration)
+		g_error("cannot register %s on %s: %s", PROPS_IFACE, obj->path, error->message);
 	obj->announced = true;
 	g_hash_table_insert(tree->objects, obj->path, obj);
 	g_dbus_connection_emit_signal(tree->connection, NULL, "/", OM_IFACE, "InterfacesAdded",
@@ -284,6 +369,8 @@ static void iface_free(struct obj_iface *iface)
 
 static void obj_free(struct obj *obj)
 {
+	if (obj->props_registration)
+		g_dbus_connection_unregister_object(obj->tree->connection, obj->props_registration);
 	for (guint i = 0; i < obj->ifaces->len; i++)
 		iface_free(obj->ifaces->pdata[i]);
 	g_ptr_array_free(obj->ifaces, TRUE);
@@ -299,7 +386,7 @@ void obj_remove(struct obj *obj)
 		GVariantBuilder b;
 
 		g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
-		g_variant_builder_add(&b, "s", "org.freedesktop.DBus.Introspectable");
+		g_variant_builder_add(&b, "s", INTROSPECT_IFACE);
 		g_variant_builder_add(&b, "s", PROPS_IFACE);
 		for (guint i = 0; i < obj->ifaces->len; i++)
 			g_variant_builder_add(&b, "s", ((struct obj_iface *)obj->ifaces->pdata[i])->info->name);

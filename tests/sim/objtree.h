@@ -4,8 +4,9 @@
  * bluetoothd's observable behaviour depends on exactly which properties travel in one PropertiesChanged and
  * whether a signal goes before or after a method reply (bluez-5.66.md). So here a property change is queued
  * with objtree_set() and leaves as one signal, per interface, when the caller says objtree_flush(); method
- * calls, including org.freedesktop.DBus.Properties, reach the owner with the invocation, to answer when it
- * likes. Anything left unflushed goes out on the next main-loop iteration, as bluetoothd's gdbus does. */
+ * calls and Properties.Set reach the owner with the invocation, to answer when it likes. Properties.Get and
+ * GetAll are answered from the stored values, and every Properties error is bluetoothd's (gdbus/object.c),
+ * not GDBus's. Anything left unflushed goes out on the next main-loop iteration, as bluetoothd's gdbus does. */
 #pragma once
 
 #include <gio/gio.h>
@@ -19,7 +20,8 @@ struct obj_iface_ops {
 	/* A method call on this interface. */
 	void (*method)(struct obj_iface *iface, const char *method, GVariant *params,
 	               GDBusMethodInvocation *invocation, void *user_data);
-	/* Properties.Set on this interface; NULL: every property is read-only. The owner replies. */
+	/* Properties.Set of a property the introspection data makes writable and that exists, with a value of its
+	 * type; NULL: every property is read-only. The owner replies. */
 	void (*set)(struct obj_iface *iface, const char *property, GVariant *value,
 	            GDBusMethodInvocation *invocation, void *user_data);
 };

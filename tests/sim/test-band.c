@@ -1192,22 +1192,35 @@ static void start_with_history(struct ctx *c, int64_t first_utc, const struct si
 	set_cccd(c, SIM_CHR_FETCH, true);
 }
 
-/* W 0004 `01 01 <ts>` (from_utc written in zone tz); checks the 15-byte answer (§10.1 step 3), stamped in the
- * band's own zone, and returns its count and first minute. */
-static uint32_t fetch_start(struct ctx *c, int64_t from_utc, int8_t tz, int64_t *ret_first)
+/* W 0004 `01 01 <ts>` (from_utc written in zone tz), §10.1 step 2. */
+static void send_fetch_start(struct ctx *c, int64_t from_utc, int8_t tz)
 {
 	uint8_t req[10] = { 0x01, 0x01 };
-	int8_t band_tz = 0;
 
 	huami_ts(from_utc, tz, req + 2);
 	req[8] = 0; /* clients send second 0 */
 	wr_bytes(c, SIM_CHR_FETCH, req, sizeof req);
-	const struct note *n = expect_prefix(c, SIM_CHR_FETCH, "10 01 01", 15);
+}
+
+/* n is the 15-byte answer to a start (§10.1 step 3), stamped in the band's own zone: its count, and its first
+ * minute in *ret_first. */
+static uint32_t start_answer(struct ctx *c, const struct note *n, int64_t *ret_first)
+{
+	int8_t band_tz = 0;
+
+	g_assert_true(n->chr == SIM_CHR_FETCH && n->value->len == 15 && memcmp(n->value->data, "\x10\x01\x01", 3) == 0);
 	sim_band_clock(c->band, &band_tz);
 	g_assert_cmpint((int8_t)n->value->data[14], ==, band_tz);
 	if (ret_first)
 		*ret_first = from_huami_ts(n->value->data + 7);
 	return le32(n->value->data + 3);
+}
+
+/* A start and its answer: the answer's count and first minute. */
+static uint32_t fetch_start(struct ctx *c, int64_t from_utc, int8_t tz, int64_t *ret_first)
+{
+	send_fetch_start(c, from_utc, tz);
+	return start_answer(c, expect_prefix(c, SIM_CHR_FETCH, "10 01 01", 15), ret_first);
 }
 
 /* CCCD of 0005 on, W 0004 `02`: the packets up to `10 02 01` on 0004 (§10.1 steps 4–6). */
@@ -1475,6 +1488,269 @@ static void test_fetch_reset_by_link_down(struct ctx *c, G_GNUC_UNUSED gconstpoi
 	set_cccd(c, SIM_CHR_ACTIVITY, true);
 	set_cccd(c, SIM_CHR_FETCH, true);
 	expect_none(c, 300);
+}
+
+/* ---- A running round meets a pace, a CCCD going off and a new start (band.h) ---- */
+
+/* The bytes of data packet i of a round of n samples s (§10.2): counter i as a byte, up to four samples. */
+static GByteArray *packet_bytes(const struct sim_sample *s, size_t n, unsigned i)
+{
+	GByteArray *p = g_byte_array_new();
+	uint8_t counter = (uint8_t)i;
+	size_t k = MIN(4, n - 4 * (size_t)i);
+
+	g_byte_array_append(p, &counter, 1);
+	for (size_t j = 0; j < k; j++)
+		g_byte_array_append(p, (const uint8_t[]){ s[4 * i + j].kind, s[4 * i + j].intensity, s[4 * i + j].steps,
+		                                          s[4 * i + j].heart_rate }, 4);
+	return p;
+}
+
+/* The next notification is data packet i of the round of n samples s. */
+static const struct note *expect_packet(struct ctx *c, const struct sim_sample *s, size_t n, unsigned i)
+{
+	const struct note *got = next_note(c);
+	g_autoptr(GByteArray) want = packet_bytes(s, n, i);
+	g_autofree char *a = describe_note(got);
+	g_autofree char *b = describe(SIM_CHR_ACTIVITY, want->data, want->len);
+
+	g_assert_cmpstr(a, ==, b);
+	return got;
+}
+
+/* A round as the test expects it: its samples and the index of its next packet. */
+struct round {
+	const struct sim_sample *s;
+	size_t n;
+	unsigned next;
+};
+
+/* Which of the rounds (A, B, C...) note is the next packet of, moving that round on; 'E' for a 10 02 01 and 'S'
+ * for the answer to a start. Anything else fails. */
+static char classify(const struct note *note, struct round *rounds, size_t n_rounds)
+{
+	if (note->chr == SIM_CHR_FETCH && note->value->len == 3 && memcmp(note->value->data, "\x10\x02\x01", 3) == 0)
+		return 'E';
+	if (note->chr == SIM_CHR_FETCH && note->value->len == 15 && memcmp(note->value->data, "\x10\x01\x01", 3) == 0)
+		return 'S';
+	for (size_t r = 0; r < n_rounds && note->chr == SIM_CHR_ACTIVITY; r++) {
+		g_autoptr(GByteArray) want = NULL;
+
+		if (4 * (size_t)rounds[r].next >= rounds[r].n)
+			continue;
+		want = packet_bytes(rounds[r].s, rounds[r].n, rounds[r].next);
+		if (want->len == note->value->len && memcmp(want->data, note->value->data, want->len) == 0) {
+			rounds[r].next++;
+			return (char)('A' + r);
+		}
+	}
+	g_autofree char *got = describe_note(note);
+	g_assert_cmpstr(got, ==, "the next packet of one of the rounds");
+	return '?';
+}
+
+/* Notifications classified until the string ends in `until` (at least one note is taken). */
+static char *collect(struct ctx *c, struct round *rounds, size_t n_rounds, const char *until)
+{
+	GString *seq = g_string_new(NULL);
+
+	do
+		g_string_append_c(seq, classify(next_note(c), rounds, n_rounds));
+	while (!g_str_has_suffix(seq->str, until));
+	return g_string_free(seq, FALSE);
+}
+
+/* The notifications that have come and were not looked at yet, classified, and asserted to be made of letters
+ * only: the band may have sent more than the test waited for (a late main loop). A test drains before it acts,
+ * so that what follows is the band's answer to its act. */
+static void drain(struct ctx *c, struct round *rounds, size_t n_rounds, const char *letters)
+{
+	GString *seq = g_string_new(NULL);
+
+	while (c->seen < c->notes->len)
+		g_string_append_c(seq, classify(g_ptr_array_index(c->notes, c->seen++), rounds, n_rounds));
+	g_assert_cmpuint(strspn(seq->str, letters), ==, seq->len);
+	g_string_free(seq, TRUE);
+}
+
+/* "A" repeated n times, then tail. */
+static char *repeat_a(unsigned n, const char *tail)
+{
+	g_autofree char *a = g_strnfill(n, 'A');
+
+	return g_strconcat(a, tail, NULL);
+}
+
+/* A band with the n samples of round a, its one round running at pace ms a packet, at least packets 0 and 1
+ * come and drained (a->next says how many). */
+static void start_paced_round(struct ctx *c, struct round *a, unsigned ms)
+{
+	int64_t first = appendix_b_utc();
+
+	start_with_history(c, first, a->s, a->n, 4);
+	sim_band_set_history_packet_ms(c->band, ms);
+	g_assert_cmpuint(fetch_start(c, first, 4, NULL), ==, a->n);
+	set_cccd(c, SIM_CHR_ACTIVITY, true);
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	g_free(collect(c, a, 1, "AA"));
+	drain(c, a, 1, "A");
+	g_assert_cmpuint(a->next, <, (a->n + 3) / 4);
+	g_assert_cmpuint(status_of(c).history_rounds, ==, 1);
+}
+
+/* history-packet-ms: a pause between two data packets, so packet k comes no sooner than k pauses after the 02;
+ * the 10 02 01 follows the last. */
+static void test_fetch_packet_pace(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t first = appendix_b_utc();
+	g_autofree struct sim_sample *s = make_samples(20);
+
+	start_with_history(c, first, s, 20, 4);
+	sim_band_set_history_packet_ms(c->band, 40);
+	g_assert_cmpuint(fetch_start(c, first, 4, NULL), ==, 20);
+	set_cccd(c, SIM_CHR_ACTIVITY, true);
+	int64_t t0 = g_get_monotonic_time();
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	for (unsigned i = 0; i < 5; i++)
+		g_assert_cmpint(expect_packet(c, s, 20, i)->at_us - t0, >=, (int64_t)i * 40 * 1000);
+	expect(c, SIM_CHR_FETCH, "10 02 01");
+	expect_none(c, 100);
+}
+
+static bool lost_two(struct ctx *c)
+{
+	return status_of(c).history_lost >= 2;
+}
+
+/* band.h: a data packet due while 0005's CCCD is off is lost and counted, and the round runs on; with the CCCD
+ * on again the client gets the rest of the same round, its counter going on, and its 10 02 01. */
+static void test_fetch_cccd_off_mid_round(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	g_autofree struct sim_sample *s = make_samples(40);
+	struct round a = { s, 40, 0 };
+
+	start_paced_round(c, &a, 10);
+	set_cccd(c, SIM_CHR_ACTIVITY, false);
+	g_assert_true(wait_until(c, lost_two, WAIT_MS));
+	set_cccd(c, SIM_CHR_ACTIVITY, true);
+	uint32_t lost = status_of(c).history_lost;
+	g_assert_cmpuint(a.next + lost, <, 10);
+	for (unsigned i = a.next + lost; i < 10; i++)
+		expect_packet(c, s, 40, i);
+	expect(c, SIM_CHR_FETCH, "10 02 01");
+	struct sim_band_status st = status_of(c);
+	g_assert_cmpuint(st.history_packets, ==, 10);
+	g_assert_cmpuint(st.history_lost, ==, lost);
+	g_assert_cmpuint(st.history_rounds, ==, 0);
+}
+
+/* "abort", the default: a start mid-round ends the round at once. The packet it had queued still comes, before
+ * the answer; never its 10 02 01. The new round then runs from counter 0. */
+static void test_fetch_mid_round_abort(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t first = appendix_b_utc(), got = 0;
+	g_autofree struct sim_sample *s = make_samples(40);
+	struct round rounds[] = { { s, 40, 0 }, { s + 20, 20, 0 } };
+
+	start_paced_round(c, &rounds[0], 10);
+	send_fetch_start(c, first + 20 * 60, 4);
+	g_autofree char *seq = collect(c, rounds, 2, "S");
+	g_assert_cmpstr(seq, ==, "AS");
+	g_assert_cmpuint(start_answer(c, g_ptr_array_index(c->notes, c->seen - 1), &got), ==, 20);
+	g_assert_cmpint(got, ==, first + 20 * 60);
+	g_assert_cmpuint(status_of(c).history_rounds, ==, 0);
+	expect_none(c, 100);
+	g_autoptr(GPtrArray) packets = fetch_packets(c);
+	check_packets(packets, s + 20, 20);
+}
+
+/* "finish": the running round sends all its packets and its 10 02 01 first, then the newest held start is
+ * answered (an earlier one is replaced); a 02 meanwhile changes nothing. */
+static void test_fetch_mid_round_finish(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t first = appendix_b_utc(), got = 0;
+	g_autofree struct sim_sample *s = make_samples(40);
+	struct round a = { s, 40, 0 };
+
+	start_paced_round(c, &a, 10);
+	g_autofree char *want = repeat_a(10 - a.next, "ES");
+	sim_band_set_fetch_mid_round(c->band, SIM_FETCH_MID_ROUND_FINISH);
+	send_fetch_start(c, first + 10 * 60, 4);
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	send_fetch_start(c, first + 30 * 60, 4);
+	g_autofree char *seq = collect(c, &a, 1, "S");
+	g_assert_cmpstr(seq, ==, want);
+	g_assert_cmpuint(start_answer(c, g_ptr_array_index(c->notes, c->seen - 1), &got), ==, 10);
+	g_assert_cmpint(got, ==, first + 30 * 60);
+	expect_none(c, 100);
+	g_autoptr(GPtrArray) packets = fetch_packets(c);
+	check_packets(packets, s + 30, 10);
+}
+
+/* "both": the start is answered at once and the old round goes on alone; after the new round's 02 the two
+ * alternate, the new one first (behind the old packet already queued), each closed by its 10 02 01 right
+ * after its last packet. */
+static void test_fetch_mid_round_both(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t first = appendix_b_utc(), got = 0;
+	g_autofree struct sim_sample *s = make_samples(60);
+	struct round rounds[] = { { s, 60, 0 }, { s + 40, 20, 0 } };
+
+	start_paced_round(c, &rounds[0], 10);
+	sim_band_set_fetch_mid_round(c->band, SIM_FETCH_MID_ROUND_BOTH);
+	send_fetch_start(c, first + 40 * 60, 4);
+	g_autofree char *before = collect(c, rounds, 2, "S");
+	g_assert_cmpstr(before, ==, "AS");
+	g_assert_cmpuint(start_answer(c, g_ptr_array_index(c->notes, c->seen - 1), &got), ==, 20);
+	g_assert_cmpint(got, ==, first + 40 * 60);
+	g_free(collect(c, rounds, 2, "A"));
+	drain(c, rounds, 2, "A");
+	g_assert_cmpuint(status_of(c).history_rounds, ==, 1);
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	g_assert_cmpuint(status_of(c).history_rounds, ==, 2);
+	g_autofree char *both = collect(c, rounds, 2, "E");
+	g_autofree char *want_rest = repeat_a(15 - rounds[0].next, "E");
+	g_autofree char *rest = collect(c, rounds, 2, "E");
+	g_assert_cmpstr(both, ==, "ABABABABABE");
+	g_assert_cmpstr(rest, ==, want_rest);
+	g_assert_cmpuint(rounds[0].next, ==, 15);
+	g_assert_cmpuint(rounds[1].next, ==, 5);
+	g_assert_cmpuint(status_of(c).history_rounds, ==, 0);
+	expect_none(c, 100);
+}
+
+/* "both" holds two rounds at most: a 02 while two run changes nothing; a start while two run drops the older
+ * one (no 10 02 01 for it) and the other goes on beside the newest. */
+static void test_fetch_mid_round_both_limit(struct ctx *c, G_GNUC_UNUSED gconstpointer data)
+{
+	int64_t first = appendix_b_utc();
+	g_autofree struct sim_sample *s = make_samples(80);
+	struct round rounds[] = { { s, 80, 0 }, { s + 40, 40, 0 }, { s + 70, 10, 0 } };
+
+	start_paced_round(c, &rounds[0], 10);
+	sim_band_set_fetch_mid_round(c->band, SIM_FETCH_MID_ROUND_BOTH);
+	send_fetch_start(c, first + 40 * 60, 4);
+	g_autofree char *answered = collect(c, rounds, 3, "S");
+	drain(c, rounds, 3, "A");
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	g_autofree char *two = collect(c, rounds, 3, "B");
+	g_assert_cmpstr(answered, ==, "AS");
+	g_assert_cmpstr(two, ==, "AB");
+	drain(c, rounds, 3, "AB");
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	send_fetch_start(c, first + 70 * 60, 4);
+	g_autofree char *cut = collect(c, rounds, 3, "S");
+	g_assert_cmpuint(strlen(cut), ==, 2); /* the packet already queued, then the answer; A is gone */
+	drain(c, rounds, 3, "B");
+	wr_ok(c, SIM_CHR_FETCH, "02");
+	g_autofree char *seq = collect(c, rounds, 3, "E");
+	g_autofree char *rest = collect(c, rounds, 3, "E");
+	g_assert_null(strchr(seq, 'A'));
+	g_assert_cmpstr(seq + strlen(seq) - 6, ==, "CBCBCE");
+	g_assert_cmpuint(strspn(rest, "B"), ==, strlen(rest) - 1);
+	g_assert_cmpuint(rounds[1].next, ==, 10);
+	g_assert_cmpuint(rounds[2].next, ==, 3);
+	expect_none(c, 100);
 }
 
 /* ======================================= Heart rate (§11) ======================================= */
@@ -2059,6 +2335,12 @@ int main(int argc, char **argv)
 	ADD("fetch/drop-at-packet", test_fetch_drop_at_packet);
 	ADD("fetch/drop-off", test_fetch_drop_off);
 	ADD("fetch/reset-by-link-down", test_fetch_reset_by_link_down);
+	ADD("fetch/packet-pace", test_fetch_packet_pace);
+	ADD("fetch/cccd-off-mid-round", test_fetch_cccd_off_mid_round);
+	ADD("fetch/mid-round-abort", test_fetch_mid_round_abort);
+	ADD("fetch/mid-round-finish", test_fetch_mid_round_finish);
+	ADD("fetch/mid-round-both", test_fetch_mid_round_both);
+	ADD("fetch/mid-round-both-limit", test_fetch_mid_round_both_limit);
 	ADD("hr/one-shot", test_hr_one_shot);
 	ADD("hr/continuous", test_hr_continuous);
 	ADD("alert/level", test_alert_level);
