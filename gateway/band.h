@@ -50,7 +50,7 @@ struct band_ops {
 	 * next together, or return false (the sync stops, and resumes from the old cursor next time). */
 	bool (*history)(struct band *band, int64_t first, int tz, const struct miband2_sample *samples, size_t n,
 	                int64_t next, void *user_data);
-	/* A sync ended: ok, or why not. */
+	/* A sync ended: ok, or why not (it gave up; broken rounds retried on the way are events "sync-retry"). */
 	void (*sync_done)(struct band *band, bool ok, const char *why, void *user_data);
 	/* An alert was played (error NULL) or could not be (error says why; the link may have ended). */
 	void (*alert_done)(struct band *band, int64_t id, const char *error, void *user_data);
@@ -67,6 +67,11 @@ struct band *band_new(struct bluez *bz, const char *address, const uint8_t *key,
 void band_free(struct band *band);
 
 const char *band_address(const struct band *band);
+/* The one logger of lines about a band: "band ADDRESS: ...", with the address also as the journal field
+ * BANDGATE_BAND (`journalctl BANDGATE_BAND=C8:0F:10:11:22:33` shows one band), in the caller's log domain. */
+#define band_log(band, level, ...) band_log_at(G_LOG_DOMAIN, band_address(band), level, __VA_ARGS__)
+void band_log_at(const char *domain, const char *address, GLogLevelFlags level, const char *fmt, ...)
+	G_GNUC_PRINTF(4, 5);
 enum band_state band_state(const struct band *band);
 enum band_state band_previous_state(const struct band *band); /* the state before the last change */
 /* One sentence for a person: what is going on and, when stuck, the cure. */
@@ -99,6 +104,10 @@ bool band_factory_reset(struct band *band, GError **error);
 /* Fetch the activity history from the minute from (UTC; 0: everything the band has) up to now, in rounds.
  * Only on a ready band (else G_IO_ERROR_PENDING); a sync under way absorbs the request. */
 bool band_sync(struct band *band, int64_t from, GError **error);
+/* Where the history sync stands: "idle", "running", "retrying" (a round broke; retried from the cursor once the
+ * band is quiet) or "failed" (it gave up until the next sync; band_sync_error() says why, else NULL). */
+const char *band_sync_state(const struct band *band);
+const char *band_sync_error(const struct band *band);
 /* Set the band's clock to the gateway's now (it is also set on every ready). Only on a ready band. */
 bool band_set_time(struct band *band, GError **error);
 /* Measure the heart rate once (§11.1); the reading arrives as the heart_rate op. Only on a ready band. */

@@ -1,8 +1,10 @@
 /* The BlueZ view (bluez.h). One GDBusObjectManagerClient follows every object of org.bluez, including
  * bluetoothd vanishing and coming back, so nothing here polls. Calls go straight to the connection with
  * g_dbus_connection_call, each with a timeout and the caller's cancellable. */
+#define G_LOG_DOMAIN "bandgate-bluez" /* G_MESSAGES_DEBUG=bandgate-bluez turns on its debug lines alone */
 #include <string.h>
 
+#include "backoff.h"
 #include "bluez.h"
 
 #define BLUEZ "org.bluez"
@@ -13,11 +15,7 @@
 #define FEE0_UUID "0000fee0-0000-1000-8000-00805f9b34fb"
 #define CALL_TIMEOUT_MS 25000
 #define CONNECT_TIMEOUT_MS 60000 /* bluetoothd gives up on an absent LE device by itself first */
-#define DISCOVERY_RETRY_MIN_MS 1000
-#define DISCOVERY_RETRY_MAX_MS 30000
 #define POWER_REST_MS 1000
-#define POWER_RETRY_MIN_MS 1000
-#define POWER_RETRY_MAX_MS 30000
 
 struct bluez {
 	const struct bluez_ops *ops;
@@ -32,11 +30,11 @@ struct bluez {
 	/* discovery, one owner */
 	bool discovery_wanted, discovery_active, discovery_pending;
 	guint discovery_retry;
-	unsigned discovery_backoff_ms;
+	unsigned discovery_failures; /* in a row, for the backoff */
 	GHashTable *links;        /* device paths we hold linked (see bluez_device_info.connected) */
 	bool power_cycling;       /* from Powered=false until a Powered=true has been taken */
 	guint power_timer;
-	unsigned power_retry_ms;
+	unsigned power_failures;     /* in a row, for the backoff */
 };
 
 enum bluez_error_kind bluez_error_kind(const GError *error)
@@ -454,17 +452,18 @@ static void discovery_update(struct bluez *bz);
 static void powered_on(const GError *error, void *user_data)
 {
 	struct bluez *bz = user_data;
+	unsigned wait;
 
 	if (!error) {
 		bz->power_cycling = false;
-		bz->power_retry_ms = 0;
+		bz->power_failures = 0;
 		discovery_update(bz);
 		return;
 	}
-	bz->power_retry_ms = CLAMP(bz->power_retry_ms * 2, POWER_RETRY_MIN_MS, POWER_RETRY_MAX_MS);
+	wait = backoff_ms(&backoff_adapter, ++bz->power_failures, g_random_int());
 	g_warning("adapter %s: powering on failed (%s); retrying in %u ms", bz->adapter_path ? bz->adapter_path : "-",
-	          error->message, bz->power_retry_ms);
-	bz->power_timer = g_timeout_add(bz->power_retry_ms, power_on, bz);
+	          error->message, wait);
+	bz->power_timer = g_timeout_add(wait, power_on, bz);
 }
 
 static gboolean power_on(gpointer user_data)
@@ -508,19 +507,20 @@ static gboolean discovery_retry(gpointer user_data)
 static void discovery_started(const GError *error, void *user_data)
 {
 	struct bluez *bz = user_data;
+	unsigned wait;
 
 	bz->discovery_pending = false;
 	if (!error) {
 		bz->discovery_active = true;
-		bz->discovery_backoff_ms = 0;
+		bz->discovery_failures = 0;
 		discovery_update(bz); /* wanted may have changed meanwhile */
 		return;
 	}
-	bz->discovery_backoff_ms = CLAMP(bz->discovery_backoff_ms * 2, DISCOVERY_RETRY_MIN_MS, DISCOVERY_RETRY_MAX_MS);
+	wait = backoff_ms(&backoff_adapter, ++bz->discovery_failures, g_random_int());
 	g_warning("adapter %s: StartDiscovery failed (%s), retrying in %u ms", bz->adapter_path ? bz->adapter_path : "-",
-	          error->message, bz->discovery_backoff_ms);
+	          error->message, wait);
 	if (!bz->discovery_retry)
-		bz->discovery_retry = g_timeout_add(bz->discovery_backoff_ms, discovery_retry, bz);
+		bz->discovery_retry = g_timeout_add(wait, discovery_retry, bz);
 }
 
 static void discovery_stop_before_start(const GError *error, void *user_data)

@@ -1,5 +1,6 @@
 /* The command-line client: the daemon owns discovery and the bands, so the CLI asks it over the API's Unix
  * socket (web/api.h), with HTTP/1.1 and JSON like the dashboard. */
+#define G_LOG_DOMAIN "bandgate-cli" /* G_MESSAGES_DEBUG=bandgate-cli turns on its debug lines alone */
 #include <cjson/cJSON.h>
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "action.h"
+#include "address.h"
 #include "cli.h"
 
 #define PAIR_TIMEOUT_S 180
@@ -143,6 +146,10 @@ static void print_band(const cJSON *b)
 	if (cJSON_IsNumber(steps))
 		printf("  steps %.0f", steps->valuedouble);
 	printf("\n    %s\n", str(b, "description"));
+	if (strcmp(str(b, "sync"), "retrying") == 0)
+		puts("    History: a round broke; retrying from where it stopped");
+	else if (*str(b, "sync_error"))
+		printf("    History sync failed: %s\n", str(b, "sync_error"));
 }
 
 static int status(const char *socket_path, bool json)
@@ -152,7 +159,7 @@ static int status(const char *socket_path, bool json)
 	g_autofree char *text = NULL;
 
 	if (!call(socket_path, "GET", "/api/v1/bands", NULL, &r))
-		return CLI_EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	if (json) {
 		text = cJSON_Print(r.json);
 		puts(text);
@@ -163,7 +170,7 @@ static int status(const char *socket_path, bool json)
 			print_band(b);
 	}
 	response_clear(&r);
-	return 0;
+	return EXITCODE_OK;
 }
 
 static int scan(const char *socket_path)
@@ -172,12 +179,12 @@ static int scan(const char *socket_path)
 	const cJSON *b;
 
 	if (!call(socket_path, "POST", "/api/v1/scan", NULL, &r))
-		return CLI_EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	response_clear(&r);
 	fprintf(stderr, "Scanning for %d s...\n", SCAN_WAIT_MS / 1000);
 	g_usleep(SCAN_WAIT_MS * 1000);
 	if (!call(socket_path, "GET", "/api/v1/scan", NULL, &r))
-		return CLI_EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	if (cJSON_GetArraySize(r.json) == 0)
 		puts("No Mi Band 2 nearby. Is it charged and close to the adapter?");
 	cJSON_ArrayForEach(b, r.json) {
@@ -190,7 +197,7 @@ static int scan(const char *socket_path)
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "managed")) ? "managed" : "not managed");
 	}
 	response_clear(&r);
-	return 0;
+	return EXITCODE_OK;
 }
 
 static char *band_path(const char *address, const char *suffix)
@@ -215,11 +222,11 @@ static int pair(const char *socket_path, const char *address)
 	int64_t deadline = g_get_monotonic_time() + PAIR_TIMEOUT_S * G_USEC_PER_SEC;
 
 	if (!call(socket_path, "POST", "/api/v1/bands", body, &r))
-		return CLI_EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	response_clear(&r);
 	while (g_get_monotonic_time() < deadline) {
 		if (!call(socket_path, "GET", path, NULL, &r))
-			return CLI_EXIT_RUNTIME;
+			return EXITCODE_RUNTIME;
 		if (g_strcmp0(last, str(r.json, "state")) != 0) {
 			g_free(last);
 			last = g_strdup(str(r.json, "state"));
@@ -228,15 +235,15 @@ static int pair(const char *socket_path, const char *address)
 		}
 		response_clear(&r);
 		if (strcmp(last, "ready") == 0)
-			return 0;
+			return EXITCODE_OK;
 		if (strcmp(last, "auth-rejected") == 0) {
 			fprintf(stderr, "bandgate: run `bandgate repair %s` and tap the band when it asks\n", address);
-			return CLI_EXIT_RUNTIME;
+			return EXITCODE_RUNTIME;
 		}
 		g_usleep(POLL_MS * 1000);
 	}
 	fprintf(stderr, "bandgate: the band was not ready within %d s\n", PAIR_TIMEOUT_S);
-	return CLI_EXIT_RUNTIME;
+	return EXITCODE_RUNTIME;
 }
 
 static int action(const char *socket_path, const char *verb, const char *address, bool confirm)
@@ -246,25 +253,28 @@ static int action(const char *socket_path, const char *verb, const char *address
 	struct response r;
 
 	if (!call(socket_path, "POST", path, confirm ? "{\"confirm\":true}" : NULL, &r))
-		return CLI_EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	if (cJSON_IsObject(r.json) && cJSON_GetObjectItemCaseSensitive(r.json, "state"))
 		print_band(r.json);
 	else if (cJSON_IsObject(r.json))
 		printf("%s\n", str(r.json, "error"));
 	response_clear(&r);
-	return 0;
+	return EXITCODE_OK;
 }
 
-/* Queues an alert; the daemon answers with its row. */
-static int notify(const char *socket_path, const char *address, const char *text, const char *category)
+/* Queues an alert (notify with its text, vibrate, find); the daemon answers with its row. */
+static int notify(const char *socket_path, const char *address, const struct action *a, const char *text,
+                  const char *category)
 {
-	g_autofree char *path = band_path(address, "/actions/notify");
+	g_autofree char *suffix = g_strdup_printf("/actions/%s", a->name);
+	g_autofree char *path = band_path(address, suffix);
 	cJSON *body = cJSON_CreateObject();
 	g_autofree char *json = NULL;
 	struct response r;
 	bool ok;
 
-	cJSON_AddStringToObject(body, "text", text);
+	if (text)
+		cJSON_AddStringToObject(body, "text", text);
 	if (category)
 		cJSON_AddStringToObject(body, "category", category);
 	json = cJSON_PrintUnformatted(body);
@@ -274,60 +284,51 @@ static int notify(const char *socket_path, const char *address, const char *text
 		printf("queued as notification %.0f; it is sent when the band is ready\n",
 		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "id")));
 	response_clear(&r);
-	return ok ? 0 : CLI_EXIT_RUNTIME;
+	return ok ? EXITCODE_OK : EXITCODE_RUNTIME;
 }
 
-/* "C8:0F:10:11:22:33" or "c80f10112233": anything else would reach the request line or the JSON unescaped. */
-static bool valid_address(const char *a)
-{
-	size_t len = strlen(a);
-
-	if (len != 17 && len != 12)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((len == 17 && i % 3 == 2) ? a[i] != ':' : !g_ascii_isxdigit(a[i]))
-			return false;
-	return true;
-}
-
+/* The client's own words, and every action of action.h by its name. */
 bool cli_is_command(const char *word)
 {
-	static const char *const words[] = { "status", "scan", "pair", "reconnect", "reset", "repair", "reboot",
-	                                     "forget", "factory-reset", "sync", "heart-rate", "notify", "export" };
+	static const char *const words[] = { "status", "scan", "pair", "export" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
 		if (strcmp(word, words[i]) == 0)
 			return true;
-	return false;
+	return action_find(word, false) != NULL;
 }
 
 int cli_run(const char *socket_path, const char *command, const char *arg, bool json, bool confirm,
             const char *text, const char *category)
 {
+	char parsed[ADDRESS_SIZE];
+	const struct action *a;
+
 	if (strcmp(command, "status") == 0)
 		return status(socket_path, json);
 	if (strcmp(command, "scan") == 0)
 		return scan(socket_path);
 	if (!arg) {
 		fprintf(stderr, "bandgate %s: which band? Give its address, e.g. C8:0F:10:11:22:33\n", command);
-		return CLI_EXIT_USAGE;
+		return EXITCODE_USAGE;
 	}
-	if (!valid_address(arg)) {
+	/* Anything else would reach the request line or the JSON unescaped. */
+	if (!address_parse(arg, strlen(arg), parsed)) {
 		fprintf(stderr, "bandgate %s: '%s' is not a band address, e.g. C8:0F:10:11:22:33\n", command, arg);
-		return CLI_EXIT_USAGE;
+		return EXITCODE_USAGE;
 	}
 	if (strcmp(command, "pair") == 0)
 		return pair(socket_path, arg);
-	if (strcmp(command, "notify") == 0) {
-		if (!text) {
-			fprintf(stderr, "bandgate notify: what should the band show? bandgate notify ADDRESS TEXT\n");
-			return CLI_EXIT_USAGE;
-		}
-		return notify(socket_path, arg, text, category);
+	a = action_find(command, false);
+	if (a && (a->flags & ACTION_FLAG_TEXT) && !text) {
+		fprintf(stderr, "bandgate %s: what should the band show? bandgate %s ADDRESS TEXT\n", a->name, a->name);
+		return EXITCODE_USAGE;
 	}
-	if (strcmp(command, "factory-reset") == 0 && !confirm) {
-		fprintf(stderr, "bandgate factory-reset wipes the band and changes its address; add --yes to do it\n");
-		return CLI_EXIT_USAGE;
+	if (a && (a->flags & ACTION_FLAG_ALERT))
+		return notify(socket_path, arg, a, text, category);
+	if (a && (a->flags & ACTION_FLAG_CONFIRM) && !confirm) {
+		fprintf(stderr, "bandgate %s: it cannot be undone (it will %s); add --yes to do it\n", a->name, a->summary);
+		return EXITCODE_USAGE;
 	}
 	return action(socket_path, command, arg, confirm);
 }

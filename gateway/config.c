@@ -1,6 +1,8 @@
 /* The configuration file: a table of keys (STYLE.md "Config"), GKeyFile for the values, and a line scan of
  * our own because GKeyFile reports neither the line of a bad value nor unknown keys. */
+#define G_LOG_DOMAIN "bandgate-config" /* G_MESSAGES_DEBUG=bandgate-config turns on its debug lines alone */
 #include "config.h"
+#include "address.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -62,7 +64,7 @@ static const struct key_def keys[] = {
 	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false", 0, 0 },
 	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false, "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080", 0, 0 },
 	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
-	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", true, "set it with 'bandgate passwd'", 0, 0 },
+	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", false, "set it with 'bandgate passwd'", 0, 0 },
 	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty", 0, 0 },
 	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty", 0, 0 },
 };
@@ -99,16 +101,6 @@ static bool valid_id(const char *s)
 		return false;
 	for (; *s; s++)
 		if (!g_ascii_isalnum(*s) && *s != '-' && *s != '_')
-			return false;
-	return true;
-}
-
-static bool valid_address(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !g_ascii_isxdigit(s[i]))
 			return false;
 	return true;
 }
@@ -164,18 +156,19 @@ static bool valid_listen(const char *s)
 static char **parse_addresses(const char *s)
 {
 	g_auto(GStrv) parts = g_strsplit(s, ";", -1);
-	GPtrArray *out = g_ptr_array_new();
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free); /* a bad address frees the good ones before it */
+	char upper[ADDRESS_SIZE];
 
 	for (char **p = parts; *p; p++) {
 		char *a = g_strstrip(*p);
 
 		if (!*a)
 			continue;
-		if (!valid_address(a)) {
+		if (!address_normalise(a, upper)) {
 			g_ptr_array_free(out, TRUE);
 			return NULL;
 		}
-		g_ptr_array_add(out, g_ascii_strup(a, -1));
+		g_ptr_array_add(out, g_strdup(upper));
 	}
 	g_ptr_array_add(out, NULL);
 	return (char **)g_ptr_array_free(out, FALSE);
@@ -219,7 +212,7 @@ static bool key_set(struct config *cfg, const struct key_def *k, const char *tex
 		break;
 	}
 	if ((k->type == KEY_ID && !valid_id(text)) ||
-	    (k->type == KEY_ADAPTER && !valid_address(text) && !(g_str_has_prefix(text, "hci") && text[3] &&
+	    (k->type == KEY_ADAPTER && !address_valid(text) && !(g_str_has_prefix(text, "hci") && text[3] &&
 	                                                          strspn(text + 3, "0123456789") == strlen(text + 3))) ||
 	    (k->type == KEY_PATH && *text != '/') || (k->type == KEY_PATH_OPT && *text && *text != '/') ||
 	    (k->type == KEY_TOPIC && !valid_topic(text)) || (k->type == KEY_LISTEN && !valid_listen(text)))
@@ -367,21 +360,30 @@ static bool load_text(struct config *cfg, const char *path, const char *text, GE
 	return scan_all(cfg, path, text, kf, error);
 }
 
-bool config_load(struct config *cfg, const char *path, GError **error)
+bool config_load_data(struct config *cfg, const char *name, const char *text, size_t len, GError **error)
 {
-	g_autofree char *text = NULL;
 	struct config tmp;
 
-	if (!g_file_get_contents(path, &text, NULL, error))
+	if (memchr(text, '\0', len)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_UNKNOWN_ENCODING, "%s: holds a NUL byte: not text", name);
 		return false;
+	}
 	config_init(&tmp);
-	if (!load_text(&tmp, path, text, error)) {
+	if (!load_text(&tmp, name, text, error)) {
 		config_clear(&tmp);
 		return false;
 	}
 	config_clear(cfg);
 	*cfg = tmp;
 	return true;
+}
+
+bool config_load(struct config *cfg, const char *path, GError **error)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+
+	return g_file_get_contents(path, &text, &len, error) && config_load_data(cfg, path, text, len, error);
 }
 
 static char *key_text(const struct config *cfg, const struct key_def *k)
@@ -407,6 +409,16 @@ static char *key_text(const struct config *cfg, const struct key_def *k)
 		break;
 	}
 	return g_strdup(*FIELD(cfg, k, char *));
+}
+
+void config_changes(const struct config *old, const struct config *fresh, config_change_func fn, void *user_data)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autofree char *a = key_text(old, &keys[i]), *b = key_text(fresh, &keys[i]);
+
+		if (strcmp(a, b) != 0)
+			fn(keys[i].group, keys[i].key, keys[i].reloadable, user_data);
+	}
 }
 
 char *config_dump(const struct config *cfg)

@@ -49,7 +49,12 @@ void config_init(struct config *cfg);
 void config_clear(struct config *cfg);
 /* Reads path over the defaults. On error cfg is left at the defaults and error says FILE:LINE: what, hint. */
 bool config_load(struct config *cfg, const char *path, GError **error);
+/* The same from text of len bytes (NUL-terminated at len), named name in the errors: the fuzzer's way in. */
+bool config_load_data(struct config *cfg, const char *name, const char *text, size_t len, GError **error);
 /* The effective configuration as INI text, every key, for --check-config. */
 char *config_dump(const struct config *cfg);
 /* Whether a change of group/key can be applied by SIGHUP without a restart. */
 bool config_key_reloadable(const char *group, const char *key);
+/* Calls fn for every key whose value differs between old and fresh, in the table's order. */
+typedef void (*config_change_func)(const char *group, const char *key, bool reloadable, void *user_data);
+void config_changes(const struct config *old, const struct config *fresh, config_change_func fn, void *user_data);

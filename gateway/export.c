@@ -1,5 +1,8 @@
 /* bandgate export (export.h). Minute rows carry the UTC time in ISO 8601 and the band's own zone, so a
  * spreadsheet and a script both read them without guessing. */
+#define G_LOG_DOMAIN "bandgate-export" /* G_MESSAGES_DEBUG=bandgate-export turns on its debug lines alone */
+#include "exitcode.h"
+#include "address.h"
 #include "export.h"
 
 #include <cjson/cJSON.h>
@@ -8,7 +11,6 @@
 
 #include "db.h"
 
-enum { EXPORT_RUNTIME = 1, EXPORT_USAGE = 2 };
 
 /* "YYYY-MM-DD" at local midnight, as UTC seconds; false if it is not such a date. */
 static bool parse_day(const char *text, int64_t *ret)
@@ -25,20 +27,6 @@ static bool parse_day(const char *text, int64_t *ret)
 		return false;
 	*ret = g_date_time_to_unix(t);
 	return true;
-}
-
-/* "c80f10112233" to "C8:0F:10:11:22:33"; the colon form passes through (db_ checks it). */
-static void normalise(const char *id, char ret[18])
-{
-	if (strlen(id) == 12 && strspn(id, "0123456789abcdefABCDEF") == 12) {
-		for (int i = 0, j = 0; i < 6; i++) {
-			ret[j++] = g_ascii_toupper(id[2 * i]);
-			ret[j++] = g_ascii_toupper(id[2 * i + 1]);
-			ret[j++] = i < 5 ? ':' : '\0';
-		}
-		return;
-	}
-	g_strlcpy(ret, id, 18);
 }
 
 static char *iso_utc(int64_t t)
@@ -158,28 +146,31 @@ int export_run(const char *database, const struct export_options *opt, FILE *out
 	int64_t from = 0, to = G_MAXINT64;
 	struct db *db;
 	GArray *rows;
-	char address[18];
+	char address[ADDRESS_SIZE];
 
 	if (!opt->address) {
 		fprintf(stderr, "bandgate export: which band? bandgate export ADDRESS [--from DAY] [--to DAY]\n");
-		return EXPORT_USAGE;
+		return EXITCODE_USAGE;
 	}
 	if (!check_options(opt, &from, &to))
-		return EXPORT_USAGE;
-	normalise(opt->address, address);
+		return EXITCODE_USAGE;
+	if (!address_parse(opt->address, strlen(opt->address), address)) {
+		fprintf(stderr, "bandgate export: '%s' is not a band address, e.g. C8:0F:10:11:22:33\n", opt->address);
+		return EXITCODE_USAGE;
+	}
 	db = db_open_readonly(database, &error);
 	if (!db) {
 		fprintf(stderr, "bandgate export: %s\n", error->message);
-		return EXPORT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	}
 	rows = opt->daily ? db_activity_daily(db, address, from, to, &error) :
 	                    db_activity_range(db, address, from, to, &error);
 	db_free(db);
 	if (!rows) {
 		fprintf(stderr, "bandgate export: %s\n", error->message);
-		return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ? EXPORT_USAGE : EXPORT_RUNTIME;
+		return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ? EXITCODE_USAGE : EXITCODE_RUNTIME;
 	}
 	write_rows(rows, opt, out);
 	g_array_unref(rows);
-	return 0;
+	return EXITCODE_OK;
 }

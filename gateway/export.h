@@ -12,5 +12,5 @@ struct export_options {
 	bool daily;
 };
 
-/* Writes to out; errors to stderr. Returns 0, 1 (runtime: no database, no such band) or 2 (usage). */
+/* Writes to out; errors to stderr. Returns an enum exitcode (runtime: no database, no such band). */
 int export_run(const char *database, const struct export_options *opt, FILE *out);

@@ -1,3 +1,4 @@
+#define G_LOG_DOMAIN "bandgate-hub" /* G_MESSAGES_DEBUG=bandgate-hub turns on its debug lines alone */
 #include "hub.h"
 
 #include <stdbool.h>

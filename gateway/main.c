@@ -1,4 +1,6 @@
-/* bandgate: the daemon (start-up, signals, shutdown order) and, later, its command-line client. */
+/* bandgate: the daemon (start-up, signals, shutdown order), and the command line that picks the daemon, a client
+ * command (cli.h) or an export (export.h). */
+#define G_LOG_DOMAIN "bandgate" /* G_MESSAGES_DEBUG=bandgate turns on its debug lines alone */
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
@@ -6,6 +8,8 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "exitcode.h"
+#include "action.h"
 #include "api.h"
 #include "bandgate-version.h"
 #include "cli.h"
@@ -15,13 +19,15 @@
 #include "manager.h"
 #include "mqtt.h"
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-
 static void usage(FILE *out)
 {
+	char actions[256];
+
+	action_names(actions, sizeof(actions), 0, false);
 	fputs("Usage: bandgate [run] [--config FILE]\n"
-	      "       bandgate status [--json] | scan | pair ADDRESS\n"
-	      "       bandgate reconnect|reset|repair|reboot|sync|heart-rate|forget ADDRESS | factory-reset ADDRESS --yes\n"
+	      "       bandgate status [--json] | scan | pair ADDRESS\n", out);
+	fprintf(out, "       bandgate ACTION ADDRESS, an ACTION of: %s\n", actions);
+	fputs("       bandgate factory-reset ADDRESS --yes   (it cannot be undone)\n"
 	      "       bandgate notify ADDRESS TEXT [--category sms|call|email|im|app|...]\n"
 	      "                (the CLI asks the running daemon; --config names its config, --socket its API socket)\n"
 	      "       bandgate export ADDRESS [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format csv|json] [--daily]\n"
@@ -44,17 +50,18 @@ static int check_config(const char *path)
 	    !config_load(&cfg, path ? path : CONFIG_DEFAULT_PATH, &error)) {
 		fprintf(stderr, "bandgate: %s\n", error->message);
 		config_clear(&cfg);
-		return EXIT_USAGE;
+		return EXITCODE_USAGE;
 	}
 	text = config_dump(&cfg);
 	fputs(text, stdout);
 	config_clear(&cfg);
-	return 0;
+	return EXITCODE_OK;
 }
 
 struct daemon {
 	GMainLoop *loop;
 	struct config cfg;
+	const struct config *fresh; /* while a reload compares it with cfg */
 	const char *config_path;
 	struct db *db;
 	struct manager *manager;
@@ -82,7 +89,30 @@ static gboolean on_quit(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* SIGHUP: what can change without a restart does; today that is the list of bands to manage. */
+/* A key that changed in the file: applied now when the key table marks it reloadable, else said plainly. */
+static void reload_key(const char *group, const char *key, bool reloadable, void *user_data)
+{
+	struct daemon *d = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!reloadable) {
+		g_warning("reload: [%s] %s changed; it takes effect after a restart", group, key);
+		return;
+	}
+	/* The one reloadable key today: bands to manage (added; a band is forgotten with `bandgate forget`). */
+	g_assert(strcmp(key, "bands") == 0);
+	for (char **a = d->fresh->bands; a && *a; a++)
+		if (!manager_add(d->manager, *a, &error)) {
+			g_warning("reload: band %s: %s", *a, error->message);
+			g_clear_error(&error);
+		}
+	g_strfreev(d->cfg.bands);
+	d->cfg.bands = g_strdupv(d->fresh->bands);
+	g_message("reload: [%s] %s applied", group, key);
+}
+
+/* SIGHUP: the keys the key table marks reloadable take effect; every other change is named as needing a
+ * restart, and the running configuration keeps its old value. */
 static gboolean on_reload(gpointer user_data)
 {
 	struct daemon *d = user_data;
@@ -93,11 +123,9 @@ static gboolean on_reload(gpointer user_data)
 	if (!load_config(&fresh, d->config_path, &error)) {
 		g_warning("reload: %s; keeping the running configuration", error->message);
 	} else {
-		for (char **a = fresh.bands; a && *a; a++)
-			if (!manager_add(d->manager, *a, &error)) {
-				g_warning("reload: band %s: %s", *a, error->message);
-				g_clear_error(&error);
-			}
+		d->fresh = &fresh;
+		config_changes(&d->cfg, &fresh, reload_key, d);
+		d->fresh = NULL;
 		g_message("configuration reloaded");
 	}
 	config_clear(&fresh);
@@ -149,31 +177,31 @@ static int run_daemon(const char *config_path, char **argv)
 	g_autofree char *url = NULL;
 	g_autoptr(GError) error = NULL;
 	uint64_t watchdog_us = 0;
-	int status = 0;
+	int status = EXITCODE_OK;
 
 	if (!load_config(&d.cfg, config_path, &error)) {
 		fprintf(stderr, "bandgate: %s\n", error->message);
 		config_clear(&d.cfg);
-		return EXIT_USAGE;
+		return EXITCODE_USAGE;
 	}
 	g_message("bandgate %s starting", BANDGATE_VERSION);
 	d.db = db_open(d.cfg.database, &error);
 	d.manager = d.db ? manager_new(&d.cfg, d.db, &error) : NULL;
 	if (!d.manager) {
 		g_critical("%s", error->message);
-		status = EXIT_RUNTIME;
+		status = EXITCODE_RUNTIME;
 		goto out;
 	}
 	d.loop = g_main_loop_new(NULL, FALSE);
 	if (d.cfg.web_socket[0] && !(d.web = web_new(d.cfg.web_socket, d.manager, d.loop, &error))) {
 		g_critical("%s", error->message);
-		status = EXIT_RUNTIME;
+		status = EXITCODE_RUNTIME;
 		goto out;
 	}
 	url = dashboard_url(&d.cfg);
 	if (d.cfg.mqtt_enabled && !(d.mqtt = mqtt_new(&d.cfg, d.manager, d.db, url, &mqtt_ops, &d, &error))) {
 		g_critical("%s", error->message);
-		status = EXIT_RUNTIME;
+		status = EXITCODE_RUNTIME;
 		goto out;
 	}
 	g_unix_signal_add(SIGTERM, on_quit, &d);
@@ -196,7 +224,7 @@ out:
 	if (d.restart) {
 		execv("/proc/self/exe", argv);
 		g_critical("restart failed: %s", g_strerror(errno));
-		return EXIT_RUNTIME;
+		return EXITCODE_RUNTIME;
 	}
 	return status;
 }
@@ -212,12 +240,12 @@ static int run_cli(const struct cli_args *a)
 {
 	struct config cfg;
 	g_autoptr(GError) error = NULL;
-	int status;
+	int status; /* enum exitcode */
 
 	if (!load_config(&cfg, a->config_path, &error)) {
 		fprintf(stderr, "bandgate: %s\n", error->message);
 		config_clear(&cfg);
-		return EXIT_USAGE;
+		return EXITCODE_USAGE;
 	}
 	if (strcmp(a->command, "export") == 0)
 		status = export_run(cfg.database, &a->export, stdout);
@@ -236,10 +264,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("bandgate %s\n", BANDGATE_VERSION);
-			return 0;
+			return EXITCODE_OK;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
-			return 0;
+			return EXITCODE_OK;
 		} else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-n") == 0) {
 			check = true;
 		} else if (strcmp(argv[i], "run") == 0 && i == 1) {
@@ -271,7 +299,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "bandgate: unexpected argument '%s'\n", argv[i]);
 			usage(stderr);
-			return EXIT_USAGE;
+			return EXITCODE_USAGE;
 		}
 	}
 	if (check)

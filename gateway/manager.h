@@ -21,8 +21,9 @@ struct band *manager_band(struct manager *mgr, const char *address);
 
 /* Start managing a band (pairing it on first connection). Idempotent. */
 bool manager_add(struct manager *mgr, const char *address, GError **error);
-/* verb: reconnect, reset, repair, reboot, sync, heart-rate, set-time, factory-reset (confirm must be true), forget. The result shows as
- * state changes; an error says why the action could not start. */
+/* verb: the name of an action of action.h that is not an alert (those are manager_notify()'s); one that needs a
+ * confirmation is refused without confirm. The result shows as state changes; an error says why the action
+ * could not start. */
 bool manager_command(struct manager *mgr, const char *verb, const char *address, bool confirm, GError **error);
 
 /* Queue an alert for a band (kind "text", "vibrate" or "find"; category by name, NULL: "sms"; text for "text":
@@ -43,13 +44,22 @@ struct manager_seen {
 };
 GArray *manager_seen(struct manager *mgr); /* of struct manager_seen */
 
-/* "C8:0F:10:11:22:33" to the band's id in topics and URLs, "c80f10112233" (DESIGN.md). */
-void manager_band_id(const char *address, char ret[13]);
 
 /* The event flow: subscribe to hear of every change after it was stored (hub.h). */
 struct hub *manager_hub(struct manager *mgr);
 /* Adapter power-cycles since start. */
 unsigned manager_adapter_resets(struct manager *mgr);
+
+/* The gateway's health, computed once here for every front. */
+struct manager_health {
+	int64_t uptime_s;
+	long rss_kb;             /* resident memory, -1 while unknown */
+	int64_t db_bytes;        /* the database with its write-ahead log, -1 while unknown */
+	int64_t outbox;          /* messages waiting for the broker, -1 while unknown */
+	unsigned adapter_resets; /* since start */
+	unsigned bands;          /* managed */
+};
+void manager_health(struct manager *mgr, struct manager_health *ret);
 
 /* What a front shows of a band, in one read. Strings live as long as the band does, until the next change. */
 struct manager_snapshot {
@@ -64,6 +74,8 @@ struct manager_snapshot {
 	bool charging;
 	int heart_rate;          /* the newest reading (live or all-day), -1 while none */
 	int64_t last_sync;       /* UTC s of the last complete history sync, 0: never */
+	const char *sync;        /* band_sync_state(): idle, running, retrying, failed */
+	const char *sync_error;  /* why the last sync gave up, NULL when it did not */
 	const char *firmware;    /* "" while unknown */
 	bool has_rssi;
 	int rssi;

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "address.h"
 #include "ha.h"
 
 /* Every string a topic is built from is at most this long (ha_context_check), so no topic outgrows HA_BUF. */
@@ -203,16 +204,6 @@ int ha_context_check(const struct ha_context *ctx)
 	if (!id_valid(ctx->gateway_id) || !text_valid(ctx->version, HA_PART_MAX) || !url_valid(ctx->configuration_url))
 		return -EINVAL;
 	return 0;
-}
-
-static bool address_valid(const char *a)
-{
-	if (!a || strlen(a) != 17)
-		return false;
-	for (size_t i = 0; i < 17; i++)
-		if (i % 3 == 2 ? a[i] != ':' : !strchr("0123456789ABCDEFabcdef", a[i]))
-			return false;
-	return true;
 }
 
 int ha_band_check(const struct ha_band *band)

@@ -15,6 +15,8 @@
 
 struct db;
 
+/* ---- opening and closing (db.c) ---- */
+
 /* Opens or creates the database at path. A new file is created 0600 (it holds band keys), a missing parent
  * directory 0700. WAL journal, foreign keys on, a short busy timeout, then any pending migrations, each in
  * its own transaction. A file newer than this code, or a SQLite file that is not bandgate's, is refused with
@@ -28,7 +30,7 @@ void db_free(struct db *db);
 /* The schema version of the open file: DB_SCHEMA_VERSION once db_open has succeeded. */
 int db_schema_version(const struct db *db);
 
-/* ---- managed bands ---- */
+/* ---- managed bands (db-band.c) ---- */
 
 struct db_band {
 	char address[18];        /* upper case "C8:0F:10:11:22:33" */
@@ -61,7 +63,7 @@ bool db_band_move(struct db *db, const char *old_address, const char *new_addres
 /* Removes the band and all its data. Forgetting a band that is not there succeeds. */
 bool db_band_forget(struct db *db, const char *address, GError **error);
 
-/* ---- events: connection changes, auth failures, resets, button presses; append-only ---- */
+/* ---- events (db-band.c): connection changes, auth failures, resets, button presses; append-only ---- */
 
 struct db_event {
 	int64_t id;
@@ -79,7 +81,7 @@ bool db_event_add(struct db *db, const char *address, int64_t when, const char *
  * array frees its elements. address NULL lists the events of every band and of the gateway. */
 GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsigned limit, GError **error);
 
-/* ---- activity history: one row per band and minute, fetched from the band (miband2-protocol.md §10) ---- */
+/* ---- activity history (db-history.c): one row per band and minute, from the band (miband2-protocol.md §10) ---- */
 
 #define DB_TZ_MIN (-48)  /* UTC-12:00 in quarter hours */
 #define DB_TZ_MAX 56     /* UTC+14:00 */
@@ -116,7 +118,7 @@ struct db_day {
 /* Per band-local day over the samples with from <= minute < to, ordered by day, GArray of struct db_day. */
 GArray *db_activity_daily(struct db *db, const char *address, int64_t from, int64_t to, GError **error);
 
-/* ---- live values: the band's counters, battery and heart rate as they change ---- */
+/* ---- live values (db-band.c): the band's counters, battery and heart rate as they change ---- */
 
 struct db_totals {
 	char day[11];            /* band-local "YYYY-MM-DD", a valid date */
@@ -138,7 +140,7 @@ bool db_battery_last(struct db *db, const char *address, int64_t *ret_when, int 
 /* bpm 1..254. */
 bool db_heart_rate_add(struct db *db, const char *address, int64_t when, int bpm, GError **error);
 
-/* ---- notifications sent to the band: one row each, with its status ---- */
+/* ---- notifications sent to the band (db-notify.c): one row each, with its status ---- */
 
 enum db_notify_status {
 	DB_NOTIFY_QUEUED,
@@ -174,14 +176,14 @@ void db_notification_clear(struct db_notification *n);
 /* "queued", "sent", "failed"; NULL for a value outside the enum. */
 const char *db_notify_status_name(enum db_notify_status status);
 
-/* ---- retention ---- */
+/* ---- retention (db-history.c) ---- */
 
 /* Deletes activity, heart-rate, battery, daily totals (by their updated time), events and finished (sent/failed,
  * by their updated time) notifications older than before (UTC seconds), in one transaction; queued
  * notifications and bands are never pruned. *ret_deleted (may be NULL): rows removed. */
 bool db_prune(struct db *db, int64_t before, int64_t *ret_deleted, GError **error);
 
-/* ---- the MQTT outbox: written before publishing, deleted on the broker's acknowledgement ---- */
+/* ---- the MQTT outbox (db-outbox.c): written before publishing, deleted on the broker's acknowledgement ---- */
 
 struct db_outbox_msg {
 	int64_t id;

@@ -11,6 +11,7 @@
  * buflist loop re-reads the segment that still holds the headers and never consumes it), and nothing in its
  * API tells a pipelined request from a fresh one. Closing also settles a POST without Content-Length, for which
  * lws would wait for 100 MB of body. The CLI makes one request per connection anyway. */
+#define G_LOG_DOMAIN "bandgate-web" /* G_MESSAGES_DEBUG=bandgate-web turns on its debug lines alone */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <libwebsockets.h>
@@ -18,7 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "action.h"
+#include "address.h"
 #include "api.h"
+#include "route.h"
+#include "view.h"
 #include "band.h"
 #include "manager.h"
 
@@ -56,56 +61,13 @@ static char *error_json(const char *message)
 	return text;
 }
 
+/* The band's view (view.h), the same object MQTT publishes. */
 static cJSON *band_json(struct manager *mgr, struct band *band)
 {
-	long steps = manager_steps_today(mgr, band);
+	struct manager_snapshot s;
 
-	cJSON *o = cJSON_CreateObject();
-	char id[13];
-
-	manager_band_id(band_address(band), id);
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "address", band_address(band));
-	cJSON_AddStringToObject(o, "state", band_state_name(band_state(band)));
-	cJSON_AddStringToObject(o, "description", band_state_description(band));
-	if (band_battery(band) >= 0) {
-		cJSON_AddNumberToObject(o, "battery", band_battery(band));
-		cJSON_AddBoolToObject(o, "charging", band_charging(band));
-	}
-	if (steps >= 0)
-		cJSON_AddNumberToObject(o, "steps", (double)steps); /* today's, never below what was stored today */
-	if (band_heart_rate(band) > 0)
-		cJSON_AddNumberToObject(o, "heart_rate", band_heart_rate(band));
-	if (band_firmware(band)[0])
-		cJSON_AddStringToObject(o, "firmware", band_firmware(band));
-	return o;
-}
-
-/* "c80f10112233" or "C8:0F:10:11:22:33" (either case) to the upper-case colon form; false for anything else. */
-static bool parse_id(const char *id, size_t len, char ret[18])
-{
-	size_t j = 0;
-
-	if (len == 17) {
-		for (size_t i = 0; i < 17; i++) {
-			if (i % 3 == 2 ? id[i] != ':' : !g_ascii_isxdigit(id[i]))
-				return false;
-			ret[i] = g_ascii_toupper(id[i]);
-		}
-		ret[17] = '\0';
-		return true;
-	}
-	if (len != 12)
-		return false;
-	for (size_t i = 0; i < 12; i++) {
-		if (!g_ascii_isxdigit(id[i]))
-			return false;
-		ret[j++] = g_ascii_toupper(id[i]);
-		if (i % 2 == 1 && i < 11)
-			ret[j++] = ':';
-	}
-	ret[17] = '\0';
-	return true;
+	manager_snapshot(mgr, band, &s);
+	return view_band(&s);
 }
 
 static void reply(struct pss *pss, unsigned status, cJSON *json)
@@ -164,25 +126,16 @@ static void get_scan(struct web *web, struct pss *pss)
 	reply(pss, 200, list);
 }
 
-/* The body of a POST: a JSON object, or nothing at all. NUL bytes, invalid UTF-8 and text after the object are
- * refused: its strings end up in logs, the database and other answers. cJSON stops at 1000 levels of nesting. */
+/* The body of a POST (route.h): a JSON object or nothing; false with the answer given. */
 static cJSON *body_object(struct pss *pss, bool *ret_ok)
 {
-	const GString *b = pss->body;
+	const char *why = NULL;
 	cJSON *o = NULL;
 
-	*ret_ok = true;
-	if (!b || b->len == 0)
-		return NULL;
-	if (strlen(b->str) != b->len || !g_utf8_validate(b->str, (gssize)b->len, NULL))
-		reply_error(pss, 400, "the body is not UTF-8 text");
-	else if (!cJSON_IsObject(o = cJSON_ParseWithOpts(b->str, NULL, true)))
-		reply_error(pss, 400, "the body is not a JSON object");
-	else
-		return o;
-	cJSON_Delete(o);
-	*ret_ok = false;
-	return NULL;
+	*ret_ok = route_parse_body(pss->body ? pss->body->str : "", pss->body ? pss->body->len : 0, &o, &why);
+	if (!*ret_ok)
+		reply_error(pss, 400, why);
+	return o;
 }
 
 static void post_band(struct web *web, struct pss *pss)
@@ -196,7 +149,7 @@ static void post_band(struct web *web, struct pss *pss)
 
 	if (!ok)
 		return;
-	if (a && parse_id(a, strlen(a), parsed))
+	if (a && address_parse(a, strlen(a), parsed))
 		a = parsed; /* the id form too, as in URLs */
 	if (!a)
 		reply_error(pss, 400, "give the band as {\"address\": \"C8:0F:10:11:22:33\"}");
@@ -226,7 +179,8 @@ static bool string_member(struct pss *pss, const cJSON *o, const char *name, con
 }
 
 /* notify {"text", "category"?, "kind"?}, vibrate, find: queued as a row, answered with its id. */
-static void post_alert(struct web *web, struct pss *pss, const char *address, const char *verb, const cJSON *o)
+static void post_alert(struct web *web, struct pss *pss, const char *address, const struct action *a,
+                       const cJSON *o)
 {
 	const char *text = NULL, *category = NULL, *kind = NULL;
 	g_autoptr(GError) error = NULL;
@@ -236,8 +190,8 @@ static void post_alert(struct web *web, struct pss *pss, const char *address, co
 	if (!string_member(pss, o, "text", &text) || !string_member(pss, o, "category", &category) ||
 	    !string_member(pss, o, "kind", &kind))
 		return;
-	if (strcmp(verb, "notify") != 0)
-		kind = verb;
+	if (!(a->flags & ACTION_FLAG_TEXT))
+		kind = a->name;
 	else if (!kind)
 		kind = "text";
 	if (!manager_notify(web->mgr, address, "api", kind, category, text, &id, &error)) {
@@ -252,6 +206,7 @@ static void post_alert(struct web *web, struct pss *pss, const char *address, co
 
 static void post_action(struct web *web, struct pss *pss, const char *address, const char *verb)
 {
+	const struct action *a = action_find(verb, false);
 	bool ok;
 	cJSON *o = body_object(pss, &ok);
 	g_autoptr(GError) error = NULL;
@@ -259,8 +214,8 @@ static void post_action(struct web *web, struct pss *pss, const char *address, c
 
 	if (!ok)
 		return;
-	if (strcmp(verb, "notify") == 0 || strcmp(verb, "vibrate") == 0 || strcmp(verb, "find") == 0)
-		post_alert(web, pss, address, verb, o);
+	if (a && (a->flags & ACTION_FLAG_ALERT))
+		post_alert(web, pss, address, a, o);
 	else if (!manager_command(web->mgr, verb, address, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirm")),
 	                     &error)) {
 		reply_gerror(pss, error);
@@ -271,53 +226,38 @@ static void post_action(struct web *web, struct pss *pss, const char *address, c
 	cJSON_Delete(o);
 }
 
-/* /api/v1/bands/{id}[/actions/{verb}] */
-static void band_route(struct web *web, struct pss *pss, const char *rest)
-{
-	const char *slash = strchr(rest, '/');
-	size_t id_len = slash ? (size_t)(slash - rest) : strlen(rest);
-	char address[18];
-	struct band *band;
-
-	if (!parse_id(rest, id_len, address)) {
-		reply_error(pss, 400, "a band is named by its address, e.g. c80f10112233");
-		return;
-	}
-	if (slash && g_str_has_prefix(slash, "/actions/") && pss->post) {
-		post_action(web, pss, address, slash + strlen("/actions/"));
-		return;
-	}
-	band = manager_band(web->mgr, address);
-	if (slash && g_str_has_prefix(slash, "/actions/"))
-		reply_error(pss, 405, "an action is a POST");
-	else if (slash)
-		reply_error(pss, 404, "no such resource");
-	else if (pss->post)
-		reply_error(pss, 405, "a band is read with GET; a new one is managed with POST /api/v1/bands");
-	else if (!band)
-		reply_error(pss, 404, "no managed band has that address");
-	else
-		reply(pss, 200, band_json(web->mgr, band));
-}
-
 static void route(struct web *web, struct pss *pss)
 {
-	const char *p = pss->path;
+	struct route r;
+	struct band *band;
 
-	if (strcmp(p, "/healthz") == 0 && pss->post)
-		reply_error(pss, 405, "health is read with GET");
-	else if (strcmp(p, "/healthz") == 0)
+	route_parse(pss->path, pss->post, &r);
+	switch (r.kind) {
+	case ROUTE_HEALTHZ:
 		reply(pss, 200, cJSON_CreateObject());
-	else if (strcmp(p, "/api/v1/bands") == 0)
+		break;
+	case ROUTE_BANDS:
 		pss->post ? post_band(web, pss) : get_bands(web, pss);
-	else if (g_str_has_prefix(p, "/api/v1/bands/"))
-		band_route(web, pss, p + strlen("/api/v1/bands/"));
-	else if (strcmp(p, "/api/v1/scan") == 0) {
+		break;
+	case ROUTE_BAND:
+		band = manager_band(web->mgr, r.address);
+		if (band)
+			reply(pss, 200, band_json(web->mgr, band));
+		else
+			reply_error(pss, 404, "no managed band has that address");
+		break;
+	case ROUTE_BAND_ACTION:
+		post_action(web, pss, r.address, r.verb);
+		break;
+	case ROUTE_SCAN:
 		if (pss->post)
 			manager_scan(web->mgr, SCAN_SECONDS);
 		get_scan(web, pss);
-	} else
-		reply_error(pss, 404, "no such resource");
+		break;
+	case ROUTE_ERROR:
+		reply_error(pss, r.status, r.error);
+		break;
+	}
 }
 
 /* ---- libwebsockets ---- */

@@ -10,8 +10,8 @@
  *   POST   /api/v1/scan                           look for bands for a while (discovery is the daemon's)
  *   GET    /api/v1/scan                           bands nearby with RSSI and whether they are managed
  *   GET    /healthz
- * A band is {"id", "address", "state", "description", "battery"?, "steps"?, "firmware"?}; "id" is the address in
- * lower case without colons, as in URLs and MQTT topics. Errors are {"error": "..."} with 400, 404, 405, 408,
+ * A band is its view (view.h), the object MQTT publishes as its state: "id" is the address in lower case
+ * without colons, as in URLs and MQTT topics; every key is there, null while unknown. Errors are {"error": "..."} with 400, 404, 405, 408,
  * 409, 411 or 413, also for a request refused before its body is read. Bodies are UTF-8 JSON of at most 4 KiB
  * with a Content-Length. One request per connection: every answer closes it (see api.c for why). */
 #pragma once

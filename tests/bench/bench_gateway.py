@@ -28,9 +28,10 @@ sys.dont_write_bytecode = True  # no __pycache__ left in tests/integration
 from harness import World  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-# GLib's default handler: "** Message: HH:MM:SS.mmm: text" (wall clock, local time, milliseconds truncated).
-TRANSITION = re.compile(r"\*\* Message: (\d\d):(\d\d):(\d\d)\.(\d\d\d): band (\S+): (\S+) -> (\S+): (.*)$")
-RETRY = re.compile(r"retrying in ([0-9.]+) s")
+# GLib's default handler: "bandgate-band-Message: HH:MM:SS.mmm: text" (the log domain first; wall clock, local time,
+# milliseconds truncated).
+TRANSITION = re.compile(r"Message: (\d\d):(\d\d):(\d\d)\.(\d\d\d): band (\S+): (\S+) -> (\S+): (.*)$")
+RETRY = re.compile(r"retrying (?:in ([0-9.]+) s|now)")  # "now": the first attempt after a drop has no wait
 
 
 class Failed(Exception):
@@ -314,7 +315,7 @@ def drop_to_ready(world, a, b, runs):
                 m = RETRY.search(t.why)
                 if not m:
                     raise Failed(f"no backoff in '{t.why}'")
-                said += float(m.group(1)) * 1000
+                said += float(m.group(1) or 0) * 1000
                 if i + 1 < len(moves):
                     sleep += since(t.t, moves[i + 1].t)  # until the next attempt begins
         total = since(down.t, up.t)

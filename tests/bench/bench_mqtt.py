@@ -47,7 +47,7 @@ GW = "benchgw"
 # than the subscriber reaches), and no log: -v (Broker's) would send a line per packet down a pipe this process
 # reads, a cost to the broker and to this process's subscriber thread alike.
 BROKER_CONF = "allow_anonymous true\nmax_queued_messages 0\nlog_dest none"
-# GLib's default handler: "** Message: HH:MM:SS.mmm: text" (wall clock, local time, milliseconds truncated).
+# GLib's default handler: "bandgate-mqtt-Message: HH:MM:SS.mmm: text" (wall clock, local time, milliseconds truncated).
 LOG_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)\.(\d\d\d): ")
 
 

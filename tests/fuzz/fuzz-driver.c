@@ -1,10 +1,12 @@
 /* A standalone driver for libFuzzer-style targets, so the fuzzers build and run with gcc as ctest cases:
- *     fuzz-TARGET [-mutations=N] FILE|DIRECTORY...
+ *     fuzz-TARGET [-mutations=N] [-max_len=N] [-seed=N] FILE|DIRECTORY...
  * runs every seed file (a directory's regular files, in name order) through LLVMFuzzerTestOneInput, then N
- * pseudo-random mutations of each seed (default 2000). The generator is seeded with a constant, so a run is
- * the same every time: a failure found once is found again. Each input is copied into a heap block of exactly
+ * pseudo-random mutations of each seed (default 2000), no input longer than max_len bytes (default 64; a seed
+ * is read up to it). The generator starts from a constant, or from -seed, so a run is the same every time: a
+ * failure found once is found again with the same flags. Each input is copied into a heap block of exactly
  * its size, so that ASan sees a read past the end. It is no coverage-guided fuzzer; for that build the
- * target with clang and -fsanitize=fuzzer (BANDGATE_LIBFUZZER). */
+ * target with clang and -fsanitize=fuzzer (BANDGATE_LIBFUZZER). The flags are libFuzzer's names for the same
+ * things, so one command line serves both builds. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -16,7 +18,7 @@
 #include "fuzz.h"
 
 enum {
-	INPUT_MAX = 64,          /* longer than any Mi Band 2 frame (20 bytes), so lengths past it get tried */
+	MAX_LEN_DEFAULT = 64,    /* longer than any Mi Band 2 frame (20 bytes), so lengths past it get tried */
 	SEEDS_MAX = 1024,
 	MUTATIONS_DEFAULT = 2000,
 };
@@ -29,6 +31,7 @@ struct seed {
 
 static struct seed seeds[SEEDS_MAX];
 static size_t n_seeds;
+static size_t max_len = MAX_LEN_DEFAULT;
 static uint64_t rng_state = 0x6d69626164326667u;
 
 /* xorshift64*: small, fast, and the same on every platform. */
@@ -72,11 +75,11 @@ static int add_seed(const char *path)
 		fclose(f);
 		return -1;
 	}
-	s->data = malloc(INPUT_MAX);
+	s->data = malloc(max_len);
 	s->path = strdup(path);
 	if (!s->data || !s->path)
 		abort();
-	s->size = fread(s->data, 1, INPUT_MAX, f);
+	s->size = fread(s->data, 1, max_len, f);
 	fclose(f);
 	n_seeds++;
 	return 0;
@@ -104,7 +107,7 @@ static int add_directory(const char *dir)
 	return r;
 }
 
-/* One edit of buf[0..*size), which has room for INPUT_MAX bytes. */
+/* One edit of buf[0..*size), which has room for max_len bytes. */
 static void mutate_once(uint8_t *buf, size_t *size)
 {
 	static const uint8_t interesting[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x10, 0x7f, 0x80, 0xc0, 0xe0, 0xf0, 0xff };
@@ -125,7 +128,7 @@ static void mutate_once(uint8_t *buf, size_t *size)
 			buf[pos] = interesting[rng_below(sizeof(interesting))];
 		break;
 	case 3: /* insert a byte */
-		if (*size < INPUT_MAX) {
+		if (*size < max_len) {
 			memmove(buf + pos + 1, buf + pos, *size - pos);
 			buf[pos] = (uint8_t)rng();
 			(*size)++;
@@ -141,12 +144,12 @@ static void mutate_once(uint8_t *buf, size_t *size)
 		*size = rng_below(*size + 1);
 		break;
 	case 6: /* append random bytes */
-		for (n = rng_below(8) + 1; n > 0 && *size < INPUT_MAX; n--)
+		for (n = rng_below(8) + 1; n > 0 && *size < max_len; n--)
 			buf[(*size)++] = (uint8_t)rng();
 		break;
 	case 7: /* splice: this seed's head, another's tail */
 		n = rng_below(other->size + 1);
-		if (pos + (other->size - n) <= INPUT_MAX) {
+		if (pos + (other->size - n) <= max_len) {
 			memcpy(buf + pos, other->data + n, other->size - n);
 			*size = pos + (other->size - n);
 		}
@@ -156,9 +159,11 @@ static void mutate_once(uint8_t *buf, size_t *size)
 
 static void fuzz_seed(const struct seed *s, unsigned long mutations)
 {
-	uint8_t buf[INPUT_MAX];
+	uint8_t *buf = malloc(max_len);
 	size_t size;
 
+	if (!buf)
+		abort();
 	run(s->data, s->size);
 	for (unsigned long i = 0; i < mutations; i++) {
 		memcpy(buf, s->data, s->size);
@@ -167,6 +172,35 @@ static void fuzz_seed(const struct seed *s, unsigned long mutations)
 			mutate_once(buf, &size);
 		run(buf, size);
 	}
+	free(buf);
+}
+
+/* -name=N: true with *ret set when arg is that flag. */
+static bool flag(const char *arg, const char *name, unsigned long long *ret)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+		return false;
+	*ret = strtoull(arg + len + 1, NULL, 0);
+	return true;
+}
+
+/* The flags first, wherever they stand: a seed is read up to max_len. */
+static void parse_flags(int argc, char **argv, unsigned long *ret_mutations)
+{
+	unsigned long long v;
+
+	for (int i = 1; i < argc; i++) {
+		if (flag(argv[i], "-mutations", &v))
+			*ret_mutations = (unsigned long)v;
+		else if (flag(argv[i], "-max_len", &v) && v > 0)
+			max_len = (size_t)v;
+		else if (flag(argv[i], "-seed", &v) && v > 0)
+			rng_state = v;
+		else if (argv[i][0] == '-')
+			fprintf(stderr, "%s: ignoring option %s\n", argv[0], argv[i]);
+	}
 }
 
 int main(int argc, char **argv)
@@ -174,15 +208,10 @@ int main(int argc, char **argv)
 	unsigned long mutations = MUTATIONS_DEFAULT;
 	struct stat st;
 
+	parse_flags(argc, argv, &mutations);
 	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "-mutations=", 11) == 0) {
-			mutations = strtoul(argv[i] + 11, NULL, 10);
+		if (argv[i][0] == '-')
 			continue;
-		}
-		if (argv[i][0] == '-') {
-			fprintf(stderr, "%s: ignoring option %s\n", argv[0], argv[i]);
-			continue;
-		}
 		if (stat(argv[i], &st) < 0) {
 			fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
 			return EXIT_FAILURE;
@@ -191,7 +220,7 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE;
 	}
 	if (n_seeds == 0) {
-		fprintf(stderr, "usage: %s [-mutations=N] FILE|DIRECTORY...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-mutations=N] [-max_len=N] [-seed=N] FILE|DIRECTORY...\n", argv[0]);
 		return EXIT_FAILURE;
 	}
 	for (size_t i = 0; i < n_seeds; i++) {

@@ -3,6 +3,7 @@
 key, auth-rejected and its cure, link drops, bluetoothd restarts, adapter power loss, two bands, operator
 actions, a factory reset followed to the new address, and bad configs."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,18 @@ class Gateway(unittest.TestCase):
     def pair(self):
         self.world.start_gateway([self.addr])
         return self.world.wait_state(self.addr, "ready")
+
+    def power_states(self):
+        """Every Powered value hci0 signalled, in order."""
+        self.world.pump()
+        return [s[2][1]["Powered"] for s in self.world.signals
+                if s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and "Powered" in s[2][1]]
+
+    def wait_log(self, text, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while self.world.gateway.output().count(text) < count:
+            self.assertLess(time.monotonic(), deadline, f"never {count}x '{text}':\n" + self.world.gateway.output())
+            time.sleep(0.2)
 
     def stored_key(self, address=None):
         rows = self.world.db_rows("SELECT key FROM bands WHERE address = ?", address or self.addr)
@@ -283,6 +296,44 @@ class Daemon(Gateway):
         self.world.gateway.proc.send_signal(__import__("signal").SIGHUP)
         self.world.wait_state(self.addr, "ready", 30)
 
+    def test_sighup_applies_exactly_the_reloadable_keys_and_names_the_others(self):
+        """Every key of the key table (--check-config prints them) changed at once: the reloadable ones take
+        effect, each other one is named as needing a restart, and the daemon keeps running as it was."""
+        import signal
+        self.world.start_gateway([])
+        dump = subprocess.run([os.environ["BANDGATE"], "--check-config", "--config",
+                               os.path.join(self.world.dir, "bandgate.conf")], capture_output=True, text=True).stdout
+        keys = [(g, line.split(" = ")[0]) for g, line in self.keys_of(dump)]
+        self.assertIn(("gateway", "sync_interval"), keys)
+        changed = {"gateway": f"bands = {self.addr}\nid = renamed\nadapter_watchdog = 7\nsync_interval = 120\n"
+                              "retention_days = 9\nheart_rate_interval = 3\n",
+                   "mqtt": "enabled = false\nport = 1884\n", "web": f"socket = {self.world.socket}\nlisten = 127.0.0.1:1\n"}
+        with open(os.path.join(self.world.dir, "bandgate.conf"), "w") as f:
+            f.write(f"[gateway]\nadapter = hci0\ndatabase = {self.world.database}\n{changed['gateway']}"
+                    f"[mqtt]\n{changed['mqtt']}[web]\n{changed['web']}")
+        self.world.gateway.proc.send_signal(signal.SIGHUP)
+        self.wait_log("configuration reloaded")
+        self.world.wait_state(self.addr, "ready", 30)  # bands: reloadable, applied
+        log = self.world.gateway.output()
+        self.assertIn("reload: [gateway] bands applied", log)
+        for group, key in (("gateway", "id"), ("gateway", "adapter_watchdog"), ("gateway", "sync_interval"),
+                           ("gateway", "retention_days"), ("gateway", "heart_rate_interval"), ("mqtt", "port"),
+                           ("web", "listen")):
+            self.assertIn(f"reload: [{group}] {key} changed; it takes effect after a restart", log)
+        self.assertEqual(log.count("takes effect after a restart"), 7, log)
+        # What the table marks reloadable is what the daemon applies: bands, and nothing it would only name.
+        reloadable = [line.split(": [")[1].split(" applied")[0] for line in log.splitlines() if " applied" in line]
+        self.assertEqual(reloadable, ["gateway] bands"])
+
+    @staticmethod
+    def keys_of(dump):
+        group = None
+        for line in dump.splitlines():
+            if line.startswith("["):
+                group = line.strip("[]")
+            elif " = " in line:
+                yield group, line
+
     def test_tells_systemd_ready_and_stopping(self):
         import socket
         path = os.path.join(self.world.dir, "notify")
@@ -342,17 +393,6 @@ class Recovery(Gateway):
     that implicate the adapter, the watchdog only silence while looking, and neither acts under a ready band."""
     NOWHERE = "C8:0F:10:99:99:99"  # a managed band that never shows up: discovery runs all along
 
-    def power_states(self):
-        self.world.pump()
-        return [s[2][1]["Powered"] for s in self.world.signals
-                if s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and "Powered" in s[2][1]]
-
-    def wait_log(self, text, count=1, timeout=60):
-        deadline = time.monotonic() + timeout
-        while self.world.gateway.output().count(text) < count:
-            self.assertLess(time.monotonic(), deadline, f"never {count}x '{text}':\n" + self.world.gateway.output())
-            time.sleep(0.2)
-
     def test_ladder_power_cycles_when_an_advertising_band_cannot_be_reached(self):
         self.world.control("SetFault", "(ssv)", self.addr, "connect-fails", GLib.Variant("u", 5))
         self.world.start_gateway([self.addr, self.NOWHERE])
@@ -362,32 +402,6 @@ class Recovery(Gateway):
         self.assertEqual(log.count("power-cycling the adapter:"), 1, log)
         self.assertIn(f"band {self.addr}: the band keeps failing", log)
         self.assertEqual(self.power_states(), [False, True])
-
-    def test_a_band_out_of_range_is_not_the_adapters_fault_and_is_caught_when_it_advertises(self):
-        self.pair()
-        self.world.control("SetFault", "(ssv)", self.addr, "connect-timeout-ms", GLib.Variant("u", 200))
-        # Back within TemporaryTimeout: bluetoothd still knows it, its next advert ends the backoff at once.
-        self.world.control("SetInRange", "(sb)", self.addr, False)
-        self.wait_log(f"band {self.addr}: connecting -> disconnected", 2, 30)
-        self.world.control("SetInRange", "(sb)", self.addr, True)
-        self.world.wait_state(self.addr, "ready", 30)
-        self.assertIn(f"band {self.addr}: advertising again", self.world.gateway.output())
-        # Away for longer.
-        self.world.control("SetInRange", "(sb)", self.addr, False)
-        self.wait_log(f"band {self.addr}: connecting -> disconnected", 2 + 5, 90)
-        # Once the backoff outlasts TemporaryTimeout (30 s), bluetoothd removes the unpaired band it cannot reach.
-        self.wait_log("bluetoothd forgot the band; looking for it", 1, 60)
-        log = self.world.gateway.output()
-        self.assertNotIn("power-cycling", log)
-        self.assertIn("le-connection-abort-by-local", log)
-        self.assertTrue(self.world.signals and any(
-            s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and s[2][1].get("Discovering") is True
-            for s in self.world.signals), "the gateway never looked for the band that went away")
-        self.world.control("SetInRange", "(sb)", self.addr, True)
-        self.world.wait_state(self.addr, "ready", 60)
-        after = self.world.gateway.output().split("bluetoothd forgot the band; looking for it", 1)[1]
-        self.assertIn(f"band {self.addr}: absent -> connecting", after, "found again by discovery")
-        self.assertEqual(self.power_states(), [])
 
     def test_requests_cut_by_link_drops_do_not_blame_the_adapter(self):
         """A request in flight when the link drops fails with Failed "Operation failed" before Connected=false
@@ -434,6 +448,62 @@ class Recovery(Gateway):
         self.assertNotIn("power-cycling", log[log.rindex("-> ready"):])
         self.assertEqual(self.world.state(self.addr)["state"], "ready")
         self.assertEqual(len(self.power_states()), cycles)
+
+
+class OutOfRange(Gateway):
+    """bluetoothd forgets an unpaired band TemporaryTimeout after its last failed Connect: a short one here, so
+    that the backoff's first wait longer than it comes within seconds, whatever the jitter drew."""
+    sim_args = ("--auto-tap", "1", "--temporary-timeout", "5")
+
+    def test_a_band_out_of_range_is_not_the_adapters_fault_and_is_caught_when_it_advertises(self):
+        self.pair()
+        self.world.control("SetFault", "(ssv)", self.addr, "connect-timeout-ms", GLib.Variant("u", 200))
+        # Back within TemporaryTimeout: bluetoothd still knows it, its next advert ends the backoff at once.
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.wait_log(f"band {self.addr}: connecting -> disconnected", 2, 30)
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 30)
+        self.assertIn(f"band {self.addr}: advertising again", self.world.gateway.output())
+        # Away for longer: once a wait of the backoff outlasts TemporaryTimeout (5 s here, from the fourth
+        # failure on: 8 s ± 20 %), bluetoothd removes the unpaired band it cannot reach.
+        self.world.control("SetInRange", "(sb)", self.addr, False)
+        self.wait_log("bluetoothd forgot the band; looking for it", 1, 60)
+        log = self.world.gateway.output()
+        self.assertGreaterEqual(log.count(f"band {self.addr}: connecting -> disconnected"), 2 + 3, log)
+        self.assertNotIn("power-cycling", log)
+        self.assertIn("le-connection-abort-by-local", log)
+        self.assertTrue(self.world.signals and any(
+            s[0] == "PropertiesChanged" and s[1] == "/org/bluez/hci0" and s[2][1].get("Discovering") is True
+            for s in self.world.signals), "the gateway never looked for the band that went away")
+        self.world.control("SetInRange", "(sb)", self.addr, True)
+        self.world.wait_state(self.addr, "ready", 60)
+        after = self.world.gateway.output().split("bluetoothd forgot the band; looking for it", 1)[1]
+        self.assertIn(f"band {self.addr}: absent -> connecting", after, "found again by discovery")
+        self.assertEqual(self.power_states(), [])
+
+
+class Reconnect(Gateway):
+    """Issue 14: a dropped link is retried at once; the backoff starts from the second failure in a row."""
+
+    def test_the_first_attempt_after_a_drop_has_no_wait_the_next_ones_back_off(self):
+        self.pair()
+        self.world.control("SetFault", "(ssv)", self.addr, "connect-fails", GLib.Variant("u", 3))
+        self.world.control("DropLink", "(s)", self.addr)
+        deadline = time.monotonic() + 60
+        while self.world.gateway.output().count(f"band {self.addr}: disconnected -> connecting") < 4:
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.1)
+        self.world.wait_state(self.addr, "ready", 60)
+        log = self.world.gateway.output()
+        waits = re.findall(r"-> disconnected: .*; retrying (now|in [0-9.]+ s)", log[log.rindex("ready -> disconnected"):])
+        self.assertEqual(waits[0], "now", log)
+        steps = [float(w.split()[1]) for w in waits[1:4]]
+        for got, step in zip(steps, (1.0, 2.0, 4.0)):
+            self.assertTrue(0.8 * step - 0.05 <= got <= 1.2 * step + 0.05, f"{steps}\n{log}")
+        # The immediate attempt follows the drop with no timer: the next line about the band is the attempt.
+        lines = [l for l in log.splitlines() if f"band {self.addr}:" in l]
+        drop = max(i for i, l in enumerate(lines) if "ready -> disconnected" in l)
+        self.assertIn("disconnected -> connecting", lines[drop + 1], "\n".join(lines[drop:drop + 3]))
 
 
 class Forgotten(Gateway):

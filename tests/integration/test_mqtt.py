@@ -464,6 +464,12 @@ class Commands(Mqtt):
         self.assertTrue(h["ok"])
         self.assertGreaterEqual(h["uptime"], 1)
         self.assertEqual(h["bands"], 1)
+        # The database's size counts its write-ahead log, where what was written lately lives between checkpoints.
+        files = [self.world.database, self.world.database + "-wal"]
+        on_disk = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+        self.assertGreater(os.path.getsize(self.world.database + "-wal"), 0)
+        self.assertLessEqual(abs(h["db_bytes"] - on_disk), 256 * 1024, (h, on_disk))
+        self.assertGreater(h["db_bytes"], os.path.getsize(self.world.database))
         self.assertTrue(self.command("scan", who=GW)["ok"])
         self.listener.wait(lambda m: m[0] == self.t("scan", GW), timeout=20, what="the scan's result")
         pid = self.world.gateway.proc.pid

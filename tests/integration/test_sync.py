@@ -15,6 +15,7 @@ from test_gateway import Gateway  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 ACTIVITY = "00000005-0000-3512-2118-0009af100700"
+FETCH = "00000004-0000-3512-2118-0009af100700"
 STEPS = "00000007-0000-3512-2118-0009af100700"
 NEW_ALERT = "00002a46-0000-1000-8000-00805f9b34fb"
 ALERT_LEVEL = "00002a06-0000-1000-8000-00805f9b34fb"
@@ -123,6 +124,157 @@ class History(Sync):
         self.assertEqual(minutes, list(range(minutes[0], minutes[-1] + 60, 60)), "a gap in the stored minutes")
 
 
+class MidRound(Sync):
+    """Issue 14: the daemon killed (kill -9) in the middle of day-long rounds while the band keeps its link. The
+    band goes on with the killed daemon's round; bluetoothd disables the notifications of the client that left
+    and the restarted daemon enables them again, so the rest of that round reaches a daemon that did not start
+    it. Whatever the band does with the new daemon's start in the middle of the old round, the history is exact
+    within a minute of the last restart, with no sync action."""
+    sim_args = ("--auto-tap", "1", "--days", "7", "--fetch-cap", "1440")
+
+    def restart_mid_round(self, mode):
+        self.world.control("SetFault", "(ssv)", self.addr, "fetch-mid-round", GLib.Variant("s", mode))
+        # About 3.6 s a day-long round (360 packets): long enough to be killed in the middle of.
+        self.world.control("SetFault", "(ssv)", self.addr, "history-packet-ms", GLib.Variant("u", 10))
+        self.start()
+        rng = random.Random(mode)
+        for _ in range(3):
+            # A round has just been stored whole: the next one is under way for the next few seconds.
+            n = len(self.stored())
+            deadline = time.monotonic() + 60
+            while len(self.stored()) <= n:
+                self.assertLess(time.monotonic(), deadline, "no round stored\n" + self.world.gateway.output())
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.3, 2.5))
+            self.world.gateway.proc.send_signal(signal.SIGKILL)
+            self.world.gateway.proc.wait(10)
+            self.world.gateway = None
+            self.assertTrue(self.world.band(self.addr)["connected"], "the band lost its link with its client")
+            restarted = time.time()
+            self.world.start_gateway([self.addr])
+        self.wait_synced(timeout=60, after=int(restarted))
+        took = time.time() - restarted
+        print(f"\n{mode}: history exact {took:.1f} s after the last restart", file=sys.stderr)
+        rows = self.assert_history_exact()
+        self.assertGreaterEqual(len(rows), 7 * 1440 - 10)
+        minutes = [r[0] for r in rows]
+        self.assertEqual(minutes, list(range(minutes[0], minutes[-1] + 60, 60)), "a gap in the stored minutes")
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM events WHERE type = 'sync-failed'"), [(0,)])
+        return self.world.gateway.output()
+
+    def test_band_aborts_the_old_round(self):
+        self.restart_mid_round("abort")
+
+    def test_band_finishes_the_old_round_first(self):
+        log = self.restart_mid_round("finish")
+        self.assertIn("of a round this gateway did not start", log)
+
+    def test_band_keeps_sending_both_rounds(self):
+        log = self.restart_mid_round("both")
+        self.assertIn("history round broken", log)
+        self.assertIn("of a round this gateway did not start", log)
+
+
+class BrokenRounds(Sync):
+    """A round that breaks is retried from the cursor within seconds; one that breaks every time gives up until the
+    next interval, and says why in the band's view and events."""
+    sim_args = ("--auto-tap", "1", "--days", "2", "--fetch-cap", "1440")
+
+    def test_a_corrupt_packet_mid_round_is_retried_at_once(self):
+        self.world.control("SetFault", "(ssv)", self.addr, "history-packet-ms", GLib.Variant("u", 5))
+        began = time.time()
+        self.start()
+        self.wait_rows("SELECT 1 FROM activity")  # the first round is stored: the second is running
+        self.world.control("SetFault", "(ssv)", self.addr, "corrupt-next", GLib.Variant("(su)", (ACTIVITY, 1)))
+        self.wait_synced(timeout=60, after=int(began))
+        log = self.world.gateway.output()
+        # A flipped counter byte reads as a packet of another round; a flipped tail may not parse.
+        self.assertRegex(log, r"history round broken: (history packet \d+ came where \d+ was due|a history packet "
+                              r"was damaged).*; retry 1 of 5")
+        retries = self.world.db_rows("SELECT detail FROM events WHERE type = 'sync-retry'")
+        self.assertEqual(len(retries), 1, retries)
+        self.assertEqual(self.world.db_rows("SELECT count(*) FROM events WHERE type = 'sync-failed'"), [(0,)])
+        self.assert_history_exact()
+
+    def test_a_band_that_breaks_every_round_gives_up_says_why_and_the_next_interval_tries_again(self):
+        self.world.control("SetFault", "(ssv)", self.addr, "corrupt-next", GLib.Variant("(su)", (ACTIVITY, 100000)))
+        self.world.start_gateway([self.addr], gateway_extra="sync_interval = 60\n")
+        started = time.monotonic()
+        self.world.wait_state(self.addr, "ready", 60)
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'sync-failed'", timeout=50)
+        self.assertLess(time.monotonic() - started, 60, "gave up only at the interval")
+        retries = self.world.db_rows("SELECT detail FROM events WHERE type = 'sync-retry' ORDER BY id")
+        self.assertEqual([r[0].split("; retry ")[1].split(" once")[0] for r in retries],
+                         [f"{i} of 5" for i in range(1, 6)])
+        # The corrupted first packet of each round fails its counter (byte 0) or its parse: either way the reason.
+        failed = self.world.db_rows("SELECT detail FROM events WHERE type = 'sync-failed'")[0][0]
+        self.assertRegex(failed, r"^(history packet 255 came where 0 was due|a history packet was damaged).*; "
+                                 r"gave up after 5 retries that brought nothing, until the next sync$")
+        band = self.world.state(self.addr)
+        self.assertEqual((band["state"], band["sync"]), ("ready", "failed"))
+        self.assertEqual(band["sync_error"], failed)
+        self.assertIn("History sync failed: " + failed, self.world.cli("status").stdout)
+        self.assertEqual(self.stored(), [])
+        # The band heals; nobody asks for a sync: the next interval finds it.
+        self.world.control("SetFault", "(ssv)", self.addr, "corrupt-next", GLib.Variant("(su)", (ACTIVITY, 0)))
+        self.wait_synced(timeout=90)
+        band = self.world.state(self.addr)
+        self.assertEqual(band["sync"], "idle")
+        self.assertIsNone(band["sync_error"])
+        self.assert_history_exact()
+
+    def test_packets_outside_any_round_are_counted_never_stored(self):
+        """A round nobody here started (as after a restart) runs while the gateway has none: its packets are
+        ignored, and the gateway's own next round is exact."""
+        self.world.control("SetFault", "(ssv)", self.addr, "history-packet-ms", GLib.Variant("u", 10))
+        self.start()
+        self.wait_synced(timeout=60)
+        stored = self.stored()
+        # Walk, then a foreign client (this test) starts a round on the band the gateway is connected to.
+        self.world.control("Walk", "(su)", self.addr, 30)
+        self.world.complete_minute(self.addr)
+        self.world.control("SetFault", "(ssv)", self.addr, "fetch-mid-round", GLib.Variant("s", "abort"))
+        self.foreign_round()
+        deadline = time.monotonic() + 30
+        while "history notifications of a round this gateway did not start" not in self.world.gateway.output():
+            self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
+            time.sleep(0.2)
+        self.assertEqual(self.stored(), stored, "packets of a round the gateway did not start were stored")
+        time.sleep(1.1)  # last_sync holds whole seconds
+        before = time.time()
+        self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
+        self.wait_synced(after=int(before))
+        self.assert_history_exact()
+        self.assertGreater(len(self.stored()), len(stored))
+
+    def foreign_round(self):
+        """Starts a history round on the band from outside the gateway: 01 01 <a day ago>, then 02, written on
+        the band's fetch characteristic through bluetoothd like any client."""
+        path = self.world.device_path(self.addr)
+        objs = self.world.conn.call_sync("org.bluez", "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                         None, GLib.VariantType("(a{oa{sa{sv}}})"), 0, 10000, None).unpack()[0]
+        fetch = next(p for p, ifs in objs.items() if p.startswith(path) and
+                     ifs.get("org.bluez.GattCharacteristic1", {}).get("UUID") == FETCH)
+        t = time.gmtime(time.time() - 86400)
+        start = bytes([1, 1, t.tm_year & 0xff, t.tm_year >> 8, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, 0, 0])
+        for value in (start, b"\x02"):
+            self.world.conn.call_sync("org.bluez", fetch, "org.bluez.GattCharacteristic1", "WriteValue",
+                                      GLib.Variant("(aya{sv})", (value, {"type": GLib.Variant("s", "request")})),
+                                      None, 0, 10000, None)
+            if value == start:  # §10.1: the 02 only after the band's 10 01 01
+                self.wait_value(fetch, b"\x10\x01\x01")
+
+    def wait_value(self, path, prefix, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.world.pump()
+            if any(s[0] == "PropertiesChanged" and s[1] == path and bytes(s[2][1].get("Value", b"")).startswith(prefix)
+                   for s in self.world.signals):
+                return
+            self.assertLess(time.monotonic(), deadline, f"no {prefix.hex()} on {path}")
+            time.sleep(0.02)
+
+
 class Export(Sync):
     sim_args = ("--auto-tap", "1", "--days", "2")
 
@@ -187,7 +339,7 @@ class BadBand(Sync):
         # The simulator holds one corruption at a time: history packets first, then live steps.
         self.world.control("SetFault", "(ssv)", self.addr, "truncate-next", GLib.Variant("(su)", (ACTIVITY, 2)))
         self.start()
-        self.wait_rows("SELECT 1 FROM events WHERE type = 'sync-failed'")
+        self.wait_rows("SELECT 1 FROM events WHERE type = 'sync-retry'")
         self.world.control("SetFault", "(ssv)", self.addr, "truncate-next", GLib.Variant("(su)", (STEPS, 3)))
         for _ in range(3):
             self.world.control("Walk", "(su)", self.addr, 25)
@@ -198,7 +350,7 @@ class BadBand(Sync):
         self.assertEqual(self.world.api("GET", "/healthz")[0], 200)
         rejected = [r[0] for r in self.world.db_rows("SELECT detail FROM events WHERE type = 'rejected'")]
         self.assertTrue(any("history data" in r for r in rejected), rejected)
-        self.assertIn("a history packet was lost or damaged", self.world.gateway.output())
+        self.assertIn("history round broken: a history packet was damaged", self.world.gateway.output())
         self.assert_history_exact()
 
 
@@ -358,6 +510,59 @@ class Alerts(Sync):
             time.sleep(0.2)
         writes = [(u, bytes(v)) for _, u, v in self.world.writes(self.addr) if u in (NEW_ALERT, ALERT_LEVEL)]
         self.assertEqual(writes, [(NEW_ALERT, b"\x05\x01Slow link"), (ALERT_LEVEL, b"\x01")])
+
+    def connections(self):
+        return self.world.db_rows("SELECT count(*) FROM events WHERE type = 'connected'")[0][0]
+
+    def drop_and_wait_ready(self, before):
+        self.world.control("DropLink", "(s)", self.addr)
+        deadline = time.monotonic() + 60
+        while self.connections() <= before:
+            self.assertLess(time.monotonic(), deadline, "never ready again\n" + self.world.gateway.output())
+            time.sleep(0.1)
+
+    def wait_all_sent(self):
+        deadline = time.monotonic() + 60
+        while any(r[4] != "sent" for r in self.rows()):
+            self.assertLess(time.monotonic(), deadline, f"{self.rows()}\n" + self.world.gateway.output())
+            time.sleep(0.1)
+
+    def wait_write(self, uuid, value):
+        deadline = time.monotonic() + 20
+        while (uuid, value) not in [(u, bytes(v)) for _, u, v in self.world.writes(self.addr)]:
+            self.assertLess(time.monotonic(), deadline, f"{value!r} never reached the band")
+            time.sleep(0.01)
+
+    def test_a_link_dropped_during_or_after_an_alert_shows_it_once(self):
+        """Issue 14: an alert whose writes the band answered is sent, whatever happens to the link afterwards;
+        only one whose text was never answered (so never reached the band) is sent again after the reconnect."""
+        self.start()
+        moments = [("before the text is answered", None), ("as the text reaches the band", 0.0),
+                   ("1 s after the level", 1.0), ("2.5 s after the level", 2.5), ("4 s after the level", 4.0)]
+        for i, (moment, after_level) in enumerate(moments):
+            text = f"alert {i}"
+            self.world.control("ClearReceived", "(s)", self.addr)
+            ready_count = self.connections()
+            if after_level is None:
+                # The band answers (and so receives) a write request only after 1.5 s: drop before that.
+                self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 1500))
+            self.assertEqual(self.notify({"text": text, "category": "sms"})[0], 202)
+            if after_level is None:
+                time.sleep(0.5)  # inside the band's 1.5 s: the text is still unanswered, whatever the load
+                self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 0))
+            elif after_level == 0.0:
+                self.wait_write(NEW_ALERT, b"\x05\x01" + text.encode())
+            else:
+                self.wait_write(ALERT_LEVEL, b"\x01")
+                time.sleep(after_level)  # the moment under test, not a wait for an event
+            self.drop_and_wait_ready(ready_count)
+            self.wait_all_sent()
+            alerts = self.world.control("GetAlerts", "(s)", self.addr, reply="(a(xyysb))")[0]
+            shown = [a for a in alerts if a[3] == text]
+            self.assertEqual(len(shown), 1, f"{moment}: shown {len(shown)} times: {alerts}\n" +
+                             self.world.gateway.output())
+            attempts = [r[5] for r in self.rows() if r[3] == text]
+            self.assertEqual(attempts, [2] if after_level is None else [1], moment)
 
     def test_bad_alerts_get_clear_errors_and_store_nothing(self):
         self.start()

@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "action.h"
 #include "ha.h"
 
 struct message {
@@ -173,6 +174,39 @@ static cJSON *band_device(const struct ha_context *ctx, const struct ha_band *b)
 	return dev;
 }
 
+/* The band's command topics in discovery are the MQTT actions of action.h, both ways: every button or notify
+ * entity commands an action the gateway takes over MQTT, and every such action has an entity. */
+static void test_commands_are_the_action_table(void)
+{
+	struct ha_context ctx = context(HA_MODE_DEVICE);
+	g_autoptr(GPtrArray) messages = run(&ctx, &band, BAND);
+	g_autoptr(GHashTable) offered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cJSON *root = cJSON_Parse(((struct message *)messages->pdata[0])->payload);
+	const cJSON *cmp, *cmps = cJSON_GetObjectItemCaseSensitive(root, "cmps");
+	const char *prefix = "bandgate/c80f10112233/cmd/";
+
+	cJSON_ArrayForEach(cmp, cmps) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(cmp, "cmd_t");
+		const struct action *a;
+
+		if (!cJSON_IsString(t))
+			continue;
+		g_assert_true(g_str_has_prefix(t->valuestring, prefix));
+		a = action_find(t->valuestring + strlen(prefix), true);
+		g_assert_nonnull(a);
+		g_assert_true(a->flags & ACTION_FLAG_MQTT);
+		g_hash_table_add(offered, g_strdup(a->mqtt_name));
+	}
+	for (int id = 0; id < ACTION_COUNT; id++) {
+		const struct action *a = action_get(id);
+
+		/* vibrate is find's pattern under another name: Home Assistant offers find (identify) only. */
+		if ((a->flags & ACTION_FLAG_MQTT) && id != ACTION_VIBRATE)
+			g_assert_true(g_hash_table_contains(offered, a->mqtt_name));
+	}
+	cJSON_Delete(root);
+}
+
 /* Firmware unknown and no dashboard: the keys are left out, never sent empty. */
 static void test_optional_fields(void)
 {
@@ -282,6 +316,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/ha/remove-matches-config", test_remove_matches_config);
 	g_test_add_func("/ha/modes-share-discovery-ids", test_modes_share_discovery_ids);
 	g_test_add_func("/ha/optional-fields", test_optional_fields);
+	g_test_add_func("/ha/commands-are-the-action-table", test_commands_are_the_action_table);
 	g_test_add_func("/ha/entity-id-slug", test_entity_id_slug);
 	g_test_add_func("/ha/bad-context", test_bad_context);
 	g_test_add_func("/ha/bad-band", test_bad_band);

@@ -1,0 +1,82 @@
+/* The API's request parsing (web/route.h): every route, the band in both forms, every refusal with its status,
+ * and bodies: nothing, an object, and what is refused (not UTF-8, a NUL byte, not an object, text after it). */
+#include <glib.h>
+#include <string.h>
+
+#include "route.h"
+
+static void check(const char *path, bool post, enum route_kind kind, unsigned status)
+{
+	struct route r;
+
+	route_parse(path, post, &r);
+	g_assert_cmpint(r.kind, ==, kind);
+	g_assert_cmpuint(r.status, ==, status);
+	g_assert_true(r.post == post);
+	if (kind == ROUTE_ERROR)
+		g_assert_true(r.error && *r.error);
+}
+
+static void test_routes(void)
+{
+	struct route r;
+
+	check("/healthz", false, ROUTE_HEALTHZ, 0);
+	check("/healthz", true, ROUTE_ERROR, 405);
+	check("/api/v1/bands", false, ROUTE_BANDS, 0);
+	check("/api/v1/bands", true, ROUTE_BANDS, 0);
+	check("/api/v1/scan", true, ROUTE_SCAN, 0);
+	check("/api/v1/bands/c80f10aabbcc", false, ROUTE_BAND, 0);
+	check("/api/v1/bands/c80f10aabbcc", true, ROUTE_ERROR, 405);
+	check("/api/v1/bands/c80f10aabbcc/actions/sync", false, ROUTE_ERROR, 405);
+	check("/api/v1/bands/c80f10aabbcc/other", false, ROUTE_ERROR, 404);
+	check("/api/v1/bands/zz", false, ROUTE_ERROR, 400);
+	check("/api/v1/bands/", false, ROUTE_ERROR, 400);
+	check("/api/v1/bands/c80f10aabbcc0/actions/sync", true, ROUTE_ERROR, 400);
+	check("/", false, ROUTE_ERROR, 404);
+	check("/api/v1/bandsx", false, ROUTE_ERROR, 404);
+	check("/../etc/passwd", false, ROUTE_ERROR, 404);
+	check("", false, ROUTE_ERROR, 404);
+	route_parse("/api/v1/bands/C8:0F:10:aa:bb:cc/actions/factory-reset", true, &r);
+	g_assert_cmpint(r.kind, ==, ROUTE_BAND_ACTION);
+	g_assert_cmpstr(r.address, ==, "C8:0F:10:AA:BB:CC");
+	g_assert_cmpstr(r.verb, ==, "factory-reset");
+	route_parse("/api/v1/bands/c80f10aabbcc", false, &r);
+	g_assert_cmpstr(r.address, ==, "C8:0F:10:AA:BB:CC");
+}
+
+static void check_body(const char *body, size_t len, bool ok, bool object)
+{
+	const char *why = NULL;
+	cJSON *o = (cJSON *)1;
+
+	if (route_parse_body(body, len, &o, &why) != ok)
+		g_error("%.*s: %s", (int)len, body, why ? why : "ok");
+	g_assert_true((o != NULL) == object);
+	g_assert_true(ok || (why && *why));
+	cJSON_Delete(o);
+}
+
+static void test_bodies(void)
+{
+	check_body("", 0, true, false);
+	check_body("{}", 2, true, true);
+	check_body("{\"text\":\"Grüße\"}", strlen("{\"text\":\"Grüße\"}"), true, true);
+	check_body("[]", 2, false, false);
+	check_body("\"x\"", 3, false, false);
+	check_body("{} {}", 5, false, false);
+	check_body("{\"a\":1}\0{}", 10, false, false);
+	check_body("{\"a\":\"\xff\"}", 8, false, false);
+	check_body("{\"a\":\"\xed\xa0\x80\"}", 10, false, false); /* a UTF-16 surrogate, encoded */
+	check_body("{\"a\":", 5, false, false);
+	/* Only len bytes count: the object ends where len says, not at a NUL. */
+	check_body("{}garbage", 2, true, true);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/route/paths", test_routes);
+	g_test_add_func("/route/bodies", test_bodies);
+	return g_test_run();
+}
