@@ -12,9 +12,11 @@ build_pkgs="build-essential cmake pkg-config libglib2.0-dev libmosquitto-dev lib
 # (package bluez) and python3-bleak are clients nobody here wrote; mosquitto is the real broker the later tests start.
 # The VM test (tests/vm) builds a Debian guest with debootstrap and cpio and boots it with QEMU. The MQTT tests
 # talk to the broker with paho (a client nobody here wrote), render Home Assistant's value templates with Jinja2
-# as Home Assistant does, and make their TLS certificates with openssl.
+# as Home Assistant does, and make their TLS certificates with openssl. /metrics is checked by promtool, from
+# Debian's prometheus package (the server it also installs is not started by the tests).
 test_pkgs="$build_pkgs python3 python3-gi gir1.2-glib-2.0 python3-cryptography python3-pexpect python3-bleak bluez
- mosquitto mosquitto-clients sqlite3 qemu-system-x86 debootstrap cpio python3-paho-mqtt python3-jinja2 openssl"
+ mosquitto mosquitto-clients sqlite3 qemu-system-x86 debootstrap cpio python3-paho-mqtt python3-jinja2 openssl
+ prometheus"
 
 case $what in
   build) pkgs=$build_pkgs ;;

@@ -32,6 +32,8 @@ struct manager {
 	GHashTable *live;           /* address -> struct live: what was last stored of the live values */
 	struct hub *hub;            /* what happened, after it was stored, to mqtt/ and web/ */
 	unsigned adapter_resets;
+	uint64_t samples_stored;    /* history minutes stored since start */
+	int mqtt_connected;         /* as MQTT last reported it; -1: no MQTT */
 	int64_t started_us;         /* monotonic */
 	char *db_path;
 };
@@ -44,6 +46,7 @@ struct live {
 	bool charging;
 	int heart_rate;             /* the newest reading, live or from the history; -1: none known */
 	int64_t heart_rate_time;    /* UTC s of it */
+	unsigned connections;       /* times it became ready since start */
 };
 
 static inline int64_t manager_now_s(void)

@@ -76,6 +76,7 @@ static bool on_history(struct band *band, int64_t first, int tz, const struct mi
 	}
 	band_log(band, G_LOG_LEVEL_DEBUG, "stored %zu minutes of history", n);
 	history_heart_rate(mgr, band, rows, n);
+	mgr->samples_stored += n;
 	hub_emit(mgr->hub, &(struct hub_event){ .kind = HUB_BAND_HISTORY, .address = band_address(band), .time = manager_now_s(),
 	                                        .first = rows[0].minute, .n = n, .steps = steps_of(rows, n) });
 	return true;
@@ -221,6 +222,7 @@ static void on_state_changed(struct band *band, void *user_data)
 	if (band_state(band) == BAND_STATE_READY && !db_band_set_connected(mgr->db, band_address(band), now, &error))
 		band_log(band, G_LOG_LEVEL_WARNING, "%s", error->message);
 	if (band_state(band) == BAND_STATE_READY && band_previous_state(band) != BAND_STATE_READY) {
+		manager_live_of(mgr, band)->connections++;
 		manager_sync_band(mgr, band);
 		if (*band_firmware(band)) /* else once it is read: whether text shows depends on it (§12.2) */
 			manager_pump_alerts(mgr, band);
@@ -533,6 +535,7 @@ struct manager *manager_new(const struct config *cfg, struct db *db, GError **er
 
 	mgr->db = db;
 	mgr->started_us = g_get_monotonic_time();
+	mgr->mqtt_connected = -1;
 	mgr->db_path = g_strdup(cfg->database);
 	mgr->bands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)band_free);
 	mgr->live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -618,6 +621,13 @@ void manager_health(struct manager *mgr, struct manager_health *ret)
 		ret->outbox = -1;
 	ret->adapter_resets = mgr->adapter_resets;
 	ret->bands = g_hash_table_size(mgr->bands);
+	ret->samples_stored = mgr->samples_stored;
+	ret->mqtt_connected = mgr->mqtt_connected;
+}
+
+void manager_report_mqtt(struct manager *mgr, bool connected)
+{
+	mgr->mqtt_connected = connected;
 }
 
 void manager_snapshot(struct manager *mgr, struct band *band, struct manager_snapshot *ret)
@@ -643,6 +653,7 @@ void manager_snapshot(struct manager *mgr, struct band *band, struct manager_sna
 	ret->sync = band_sync_state(band);
 	ret->sync_error = band_sync_error(band);
 	ret->firmware = band_firmware(band);
+	ret->connections = l->connections;
 	if (bluez_device_info(mgr->bz, band_address(band), &info) && info.has_rssi) {
 		ret->has_rssi = true;
 		ret->rssi = info.rssi;

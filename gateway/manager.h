@@ -58,8 +58,12 @@ struct manager_health {
 	int64_t outbox;          /* messages waiting for the broker, -1 while unknown */
 	unsigned adapter_resets; /* since start */
 	unsigned bands;          /* managed */
+	uint64_t samples_stored; /* history minutes stored since start */
+	int mqtt_connected;      /* 1 or 0 as MQTT reported it, -1 without MQTT */
 };
 void manager_health(struct manager *mgr, struct manager_health *ret);
+/* MQTT's session came up or went: the health every front shows says so. */
+void manager_report_mqtt(struct manager *mgr, bool connected);
 
 /* What a front shows of a band, in one read. Strings live as long as the band does, until the next change. */
 struct manager_snapshot {
@@ -79,5 +83,6 @@ struct manager_snapshot {
 	const char *firmware;    /* "" while unknown */
 	bool has_rssi;
 	int rssi;
+	unsigned connections;    /* times it became ready since the gateway started */
 };
 void manager_snapshot(struct manager *mgr, struct band *band, struct manager_snapshot *ret);

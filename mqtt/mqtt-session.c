@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "manager.h"
 
 #define KEEPALIVE_S 30
 
@@ -94,6 +95,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	}
 	g_message("mqtt: connected to %s:%u", m->host, m->port);
 	m->connected = true;
+	manager_report_mqtt(m->mgr, true);
 	m->connected_us = g_get_monotonic_time();
 	g_clear_pointer(&m->last_failure, g_free);
 	if (m->connects++)
@@ -121,6 +123,7 @@ void mqtt_session_lost(struct mqtt *m, const char *why)
 	if (!m->session)
 		return; /* said already (a callback and our own check may both notice) */
 	m->session = m->connected = false;
+	manager_report_mqtt(m->mgr, false);
 	g_clear_handle_id(&m->io_watch, g_source_remove);
 	mqtt_outbox_rewind(m);
 	if (m->stopping)

@@ -235,6 +235,7 @@ struct mqtt *mqtt_new(const struct config *cfg, struct manager *mgr, struct db *
 
 	mosquitto_lib_init();
 	m->mgr = mgr;
+	manager_report_mqtt(mgr, false); /* enabled: not connected until the broker answers */
 	m->db = db;
 	m->ops = ops;
 	m->user_data = user_data;

@@ -22,6 +22,7 @@
 #include "action.h"
 #include "address.h"
 #include "api.h"
+#include "metrics.h"
 #include "route.h"
 #include "view.h"
 #include "band.h"
@@ -37,6 +38,7 @@ struct web {
 	struct lws_context *context;
 	struct manager *mgr;
 	char *socket_path;
+	uint64_t responses[METRICS_STATUS_MAX]; /* answers by status code, for /metrics */
 };
 
 /* Per HTTP transaction. */
@@ -48,6 +50,7 @@ struct pss {
 	char *response;
 	size_t response_len;
 	unsigned status;
+	const char *content_type; /* NULL: JSON */
 };
 
 static char *error_json(const char *message)
@@ -226,6 +229,18 @@ static void post_action(struct web *web, struct pss *pss, const char *address, c
 	cJSON_Delete(o);
 }
 
+/* The answer is freed as cJSON's output is (pss_clear), so it is copied out of GLib's allocation. */
+static void reply_metrics(struct web *web, struct pss *pss)
+{
+	g_autofree char *text = metrics_text(web->mgr, web->responses);
+
+	pss->status = 200;
+	pss->response_len = strlen(text);
+	pss->response = cJSON_malloc(pss->response_len + 1);
+	memcpy(pss->response, text, pss->response_len + 1);
+	pss->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
 static void route(struct web *web, struct pss *pss)
 {
 	struct route r;
@@ -254,6 +269,9 @@ static void route(struct web *web, struct pss *pss)
 			manager_scan(web->mgr, SCAN_SECONDS);
 		get_scan(web, pss);
 		break;
+	case ROUTE_METRICS:
+		reply_metrics(web, pss);
+		break;
 	case ROUTE_ERROR:
 		reply_error(pss, r.status, r.error);
 		break;
@@ -278,13 +296,16 @@ static int send_answer(struct lws *wsi)
 	return 0;
 }
 
-static int send_body(struct lws *wsi, struct pss *pss)
+static int send_body(struct web *web, struct lws *wsi, struct pss *pss)
 {
 	size_t len = pss->response_len;
 	g_autofree uint8_t *buf = g_malloc(LWS_PRE + 512 + len);
 	uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + 512 - 1;
+	const char *type = pss->content_type ? pss->content_type : "application/json";
 
-	if (lws_add_http_common_headers(wsi, pss->status, "application/json", len, &p, end) ||
+	if (pss->status < METRICS_STATUS_MAX)
+		web->responses[pss->status]++;
+	if (lws_add_http_common_headers(wsi, pss->status, type, len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p, end) ||
 	    lws_finalize_http_header(wsi, &p, end))
 		return -1;
@@ -392,7 +413,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			route(web, pss);
 		return send_answer(wsi);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return pss->response ? send_body(wsi, pss) : 0;
+		return pss->response ? send_body(web, wsi, pss) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		/* A connection that died before its request was parsed has no session data: user is NULL. */

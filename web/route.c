@@ -50,6 +50,10 @@ void route_parse(const char *path, bool post, struct route *ret)
 		band_route(path + strlen(BANDS "/"), ret);
 	else if (strcmp(path, "/api/v1/scan") == 0)
 		ret->kind = ROUTE_SCAN;
+	else if (strcmp(path, "/metrics") == 0 && post)
+		refuse(ret, 405, "metrics are read with GET");
+	else if (strcmp(path, "/metrics") == 0)
+		ret->kind = ROUTE_METRICS;
 	else
 		refuse(ret, 404, "no such resource");
 }

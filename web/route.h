@@ -15,6 +15,7 @@ enum route_kind {
 	ROUTE_BAND,        /* GET /api/v1/bands/{id} */
 	ROUTE_BAND_ACTION, /* POST /api/v1/bands/{id}/actions/{verb} */
 	ROUTE_SCAN,        /* GET or POST /api/v1/scan */
+	ROUTE_METRICS,     /* GET /metrics */
 	ROUTE_ERROR,       /* refused: status and error say why */
 };
 

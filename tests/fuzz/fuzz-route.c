@@ -35,6 +35,7 @@ static void check_route(const char *path, bool post)
 	case ROUTE_HEALTHZ:
 	case ROUTE_BANDS:
 	case ROUTE_SCAN:
+	case ROUTE_METRICS:
 		break;
 	}
 }

@@ -292,6 +292,70 @@ class BandIds(Api):
         self.assertTrue(r.stdout.rstrip().splitlines()[-1].startswith("ready"), r.stdout)
 
 
+class Metrics(Api):
+    """GET /metrics: Prometheus's text format, checked by promtool (Debian's prometheus package), with values
+    that follow the band, the store and the API's own answers."""
+    bands = True
+
+    def metrics(self):
+        import http.client
+        c = __import__("harness").UnixHTTPConnection(self.world.socket)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr + text)
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values, text
+
+    def wait_metric(self, name, predicate, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            values, text = self.metrics()
+            if name in values and predicate(values[name]):
+                return values
+            self.assertLess(time.monotonic(), deadline, f"{name} never right:\n{text}")
+            time.sleep(0.2)
+
+    def test_metrics_follow_the_band_the_store_and_the_answers(self):
+        band = self.addr.replace(":", "").lower()
+        self.world.wait_state(self.addr, "ready", 60)
+        # The first sync stores the band's history: the counter is the rows stored.
+        values = self.wait_metric("bandgate_history_samples_stored_total", lambda v: v > 0)
+        deadline = time.monotonic() + 60
+        while values["bandgate_history_samples_stored_total"] != self.world.db_rows("SELECT count(*) FROM activity")[0][0]:
+            self.assertLess(time.monotonic(), deadline, values)
+            time.sleep(0.2)
+            values = self.metrics()[0]
+        self.assertEqual(values['bandgate_bands{state="ready"}'], 1)
+        self.assertEqual(values['bandgate_bands{state="absent"}'], 0)
+        self.assertEqual(values[f'bandgate_band_connected{{band="{band}"}}'], 1)
+        self.assertEqual(values[f'bandgate_band_reconnects_total{{band="{band}"}}'], 0)
+        self.assertEqual(values["bandgate_adapter_resets_total"], 0)
+        self.assertGreater(values["bandgate_database_bytes"], 0)
+        self.assertNotIn("bandgate_mqtt_connected", values, "MQTT is off: no such gauge")
+        # The answers so far, counted by code: a 404 adds one.
+        before = values.get('bandgate_http_requests_total{code="404"}', 0)
+        self.assertEqual(self.world.api("GET", "/api/v1/nothing")[0], 404)
+        values = self.metrics()[0]
+        self.assertEqual(values['bandgate_http_requests_total{code="404"}'], before + 1)
+        self.assertGreater(values['bandgate_http_requests_total{code="200"}'], 0)
+        # A dropped link and back: one reconnect.
+        self.world.control("DropLink", "(s)", self.addr)
+        self.wait_metric(f'bandgate_band_reconnects_total{{band="{band}"}}', lambda v: v == 1)
+        self.world.control("SetBattery", "(sub)", self.addr, 42, False)
+        self.wait_metric(f'bandgate_band_battery_ratio{{band="{band}"}}', lambda v: v == 0.42)
+        self.assertError(self.exchange(request("POST", "/metrics")), 405, "GET")
+        self.assertAlive()
+
+
 class FakeDaemon:
     """A Unix socket server that accepts and then does what `serve(conn)` says (by default: nothing)."""
 

@@ -26,6 +26,8 @@ static void test_routes(void)
 	check("/api/v1/bands", false, ROUTE_BANDS, 0);
 	check("/api/v1/bands", true, ROUTE_BANDS, 0);
 	check("/api/v1/scan", true, ROUTE_SCAN, 0);
+	check("/metrics", false, ROUTE_METRICS, 0);
+	check("/metrics", true, ROUTE_ERROR, 405);
 	check("/api/v1/bands/c80f10aabbcc", false, ROUTE_BAND, 0);
 	check("/api/v1/bands/c80f10aabbcc", true, ROUTE_ERROR, 405);
 	check("/api/v1/bands/c80f10aabbcc/actions/sync", false, ROUTE_ERROR, 405);
