@@ -290,7 +290,7 @@ static int notify(const char *socket_path, const char *address, const struct act
 /* The client's own words, and every action of action.h by its name. */
 bool cli_is_command(const char *word)
 {
-	static const char *const words[] = { "status", "scan", "pair", "export" };
+	static const char *const words[] = { "status", "scan", "pair", "export", "passwd" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
 		if (strcmp(word, words[i]) == 0)

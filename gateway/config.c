@@ -64,7 +64,8 @@ static const struct key_def keys[] = {
 	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false", 0, 0 },
 	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false, "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080", 0, 0 },
 	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
-	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", false, "set it with 'bandgate passwd'", 0, 0 },
+	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", false,
+	  "a yescrypt hash ($y$...), or empty: 'bandgate passwd' keeps it in web-password beside the database", 0, 0 },
 	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty", 0, 0 },
 	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty", 0, 0 },
 };

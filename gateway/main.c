@@ -11,6 +11,7 @@
 #include "exitcode.h"
 #include "action.h"
 #include "api.h"
+#include "auth.h"
 #include "bandgate-version.h"
 #include "cli.h"
 #include "config.h"
@@ -18,6 +19,7 @@
 #include "export.h"
 #include "manager.h"
 #include "mqtt.h"
+#include "passwd.h"
 
 static void usage(FILE *out)
 {
@@ -32,6 +34,7 @@ static void usage(FILE *out)
 	      "                (the CLI asks the running daemon; --config names its config, --socket its API socket)\n"
 	      "       bandgate export ADDRESS [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format csv|json] [--daily]\n"
 	      "                (reads the database named in the config, beside the running daemon)\n"
+	      "       bandgate passwd [--stdin]   set the dashboard's password (twice: typed, or two lines on stdin)\n"
 	      "       bandgate --check-config [--config FILE]   (or -n) validate and print the effective config\n"
 	      "       bandgate --help | --version\n"
 	      "A Bluetooth-LE-to-network gateway for the Xiaomi Mi Band 2.\n"
@@ -111,6 +114,26 @@ static void reload_key(const char *group, const char *key, bool reloadable, void
 	g_message("reload: [%s] %s applied", group, key);
 }
 
+/* The dashboard's password hash, at start and on SIGHUP (the first start makes one: auth.h). */
+static bool load_password(struct daemon *d, GError **error)
+{
+	g_autofree char *path = auth_path(d->cfg.database);
+	g_autofree char *hash = NULL;
+
+	/* A hash in the config file wins over the password file (for a read-only state directory). */
+	if (d->cfg.web_password_hash[0] && !g_str_has_prefix(d->cfg.web_password_hash, "$y$")) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "[web] password_hash is not a yescrypt "
+		                    "hash ('bandgate passwd' makes one)");
+		return false;
+	}
+	hash = d->cfg.web_password_hash[0] ? g_strdup(d->cfg.web_password_hash) : auth_prepare(path, error);
+
+	if (!hash)
+		return false;
+	web_set_password_hash(d->web, hash);
+	return true;
+}
+
 /* SIGHUP: the keys the key table marks reloadable take effect; every other change is named as needing a
  * restart, and the running configuration keeps its old value. */
 static gboolean on_reload(gpointer user_data)
@@ -126,6 +149,10 @@ static gboolean on_reload(gpointer user_data)
 		d->fresh = &fresh;
 		config_changes(&d->cfg, &fresh, reload_key, d);
 		d->fresh = NULL;
+		if (d->web && !load_password(d, &error))
+			g_warning("reload: the dashboard's password: %s; keeping the one it had", error->message);
+		else if (d->web)
+			g_message("reload: the dashboard's password read again");
 		g_message("configuration reloaded");
 	}
 	config_clear(&fresh);
@@ -198,6 +225,11 @@ static int run_daemon(const char *config_path, char **argv)
 		status = EXITCODE_RUNTIME;
 		goto out;
 	}
+	if (d.web && !load_password(&d, &error)) {
+		g_critical("the dashboard's password: %s", error->message);
+		status = EXITCODE_RUNTIME;
+		goto out;
+	}
 	url = dashboard_url(&d.cfg);
 	if (d.cfg.mqtt_enabled && !(d.mqtt = mqtt_new(&d.cfg, d.manager, d.db, url, &mqtt_ops, &d, &error))) {
 		g_critical("%s", error->message);
@@ -231,7 +263,7 @@ out:
 
 struct cli_args {
 	const char *config_path, *socket_path, *command, *arg, *text, *category;
-	bool json, confirm;
+	bool json, confirm, from_stdin;
 	struct export_options export;
 };
 
@@ -249,6 +281,8 @@ static int run_cli(const struct cli_args *a)
 	}
 	if (strcmp(a->command, "export") == 0)
 		status = export_run(cfg.database, &a->export, stdout);
+	else if (strcmp(a->command, "passwd") == 0)
+		status = passwd_run(cfg.database, a->from_stdin);
 	else
 		status = cli_run(a->socket_path ? a->socket_path : cfg.web_socket, a->command, a->arg, a->json,
 		                 a->confirm, a->text, a->category);
@@ -280,6 +314,8 @@ int main(int argc, char **argv)
 			a.text = argv[i];
 		} else if (a.command && strcmp(argv[i], "--json") == 0) {
 			a.json = true;
+		} else if (a.command && strcmp(argv[i], "--stdin") == 0) {
+			a.from_stdin = true;
 		} else if (a.command && strcmp(argv[i], "--yes") == 0) {
 			a.confirm = true;
 		} else if (a.command && strcmp(argv[i], "--daily") == 0) {

@@ -39,6 +39,7 @@ struct web {
 	struct manager *mgr;
 	char *socket_path;
 	uint64_t responses[METRICS_STATUS_MAX]; /* answers by status code, for /metrics */
+	char *password_hash;                    /* auth.h; the LAN listener's login reads it */
 };
 
 /* Per HTTP transaction. */
@@ -468,6 +469,12 @@ struct web *web_new(const char *socket_path, struct manager *mgr, GMainLoop *loo
 	return web;
 }
 
+void web_set_password_hash(struct web *web, const char *hash)
+{
+	g_free(web->password_hash);
+	web->password_hash = g_strdup(hash);
+}
+
 void web_free(struct web *web)
 {
 	if (!web)
@@ -476,5 +483,6 @@ void web_free(struct web *web)
 		lws_context_destroy(web->context);
 	unlink(web->socket_path);
 	g_free(web->socket_path);
+	g_free(web->password_hash);
 	g_free(web);
 }

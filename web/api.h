@@ -24,3 +24,5 @@ struct web;
 /* socket_path: created 0660 (its directory 0755 if missing); an old socket file there is replaced. */
 struct web *web_new(const char *socket_path, struct manager *mgr, GMainLoop *loop, GError **error);
 void web_free(struct web *web);
+/* The dashboard password's hash (auth.h), for the LAN listener's login. */
+void web_set_password_hash(struct web *web, const char *hash);

@@ -289,6 +289,60 @@ class Cli(Gateway):
         self.assertEqual(self.world.api("GET", "/healthz")[0], 200, "the daemon survived all of it")
 
 
+class Password(Gateway):
+    """The dashboard's password: a first start makes one and logs it once; `bandgate passwd` sets another, stored
+    as a yescrypt hash only the daemon's user reads; SIGHUP reads it again."""
+
+    def passwd(self, stdin, *args):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.world.address)
+        return subprocess.run([os.environ["BANDGATE"], "passwd", *args, "--config",
+                               os.path.join(self.world.dir, "bandgate.conf")], input=stdin, capture_output=True,
+                              text=True, timeout=30, env=env)
+
+    @staticmethod
+    def read(path):
+        with open(path) as f:
+            return f.read()
+
+    def test_first_start_passwd_and_reload(self):
+        import signal
+        import stat
+        path = os.path.join(os.path.dirname(self.world.database), "web-password")
+        self.world.start_gateway([])
+        log = self.world.gateway.output()
+        self.assertEqual(log.count("the dashboard's password is "), 1, log)
+        password = log.split("the dashboard's password is ")[1].split()[0]
+        self.assertEqual(len(password), 20)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        first = self.read(path)
+        self.assertTrue(first.startswith("$y$"))
+        self.assertNotIn(password, first)
+        # A restart reads it: no second password, none logged.
+        self.assertEqual(self.world.stop_gateway(), 0)
+        self.world.start_gateway([])
+        self.assertNotIn("the dashboard's password is", self.world.gateway.output())
+        # Two that differ, one too short, no terminal without --stdin: refused, nothing changed.
+        for stdin, args in (("one password\nanother one\n", ("--stdin",)), ("short\nshort\n", ("--stdin",)),
+                            ("a good password\na good password\n", ())):
+            r = self.passwd(stdin, *args)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(self.read(path), first)
+        r = self.passwd("a good password\na good password\n", "--stdin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("web-password", r.stdout)
+        changed = self.read(path)
+        self.assertNotEqual(changed, first)
+        self.assertNotIn("a good password", changed)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.world.gateway.proc.send_signal(signal.SIGHUP)
+        self.wait_log("reload: the dashboard's password read again")
+        # A file others may read is refused on reload, and the daemon keeps the hash it had.
+        os.chmod(path, 0o644)
+        self.world.gateway.proc.send_signal(signal.SIGHUP)
+        self.wait_log("only the daemon's user may (chmod 600); keeping the one it had")
+        self.assertNotIn("a good password", self.world.gateway.output())
+
+
 class Daemon(Gateway):
     def test_sighup_adds_the_bands_of_the_new_config(self):
         self.world.start_gateway([])
