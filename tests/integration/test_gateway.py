@@ -120,7 +120,8 @@ class Faults(Gateway):
     def test_a_dropped_link_comes_back(self):
         self.pair()
         self.world.control("DropLink", "(s)", self.addr)
-        self.world.wait_state(self.addr, ("disconnected", "connecting", "resolving", "authenticating"), 10)
+        # The drop as the daemon saw it (the way back takes milliseconds: a poll of the state may miss it all).
+        self.wait_log(f"band {self.addr}: ready -> disconnected", 1, 10)
         self.world.wait_state(self.addr, "ready", 20)
 
     def test_bluetoothd_restart_without_restarting_bandgate(self):
@@ -606,10 +607,10 @@ class SilentConnect(Gateway):
         self.world.control("DropLink", "(s)", self.addr)
         self.world.wait_state(self.addr, "resolving", 20)
         self.world.control("DropLink", "(s)", self.addr)
-        self.world.wait_state(self.addr, "disconnected", 10)
-        log = self.world.gateway.output()
-        self.assertIn("the link dropped while resolving", log)
-        self.assertNotIn("services were not resolved in time", log)
+        # The log line, not the state: a dropped link is retried at once, so "disconnected" lasts milliseconds,
+        # and the API may say it before the harness has read the daemon's line about it.
+        self.wait_log("the link dropped while resolving", 1, 20)
+        self.assertNotIn("services were not resolved in time", self.world.gateway.output())
         self.world.control("SetFault", "(ssv)", self.addr, "resolve-delay-ms", GLib.Variant("u", 0))
         self.world.wait_state(self.addr, "ready", 60)
 
