@@ -47,7 +47,7 @@ static void *read_band_row(sqlite3_stmt *stmt)
 
 bool db_band_add(struct db *db, const char *address, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error))
@@ -59,7 +59,7 @@ bool db_band_add(struct db *db, const char *address, GError **error)
 
 bool db_band_get(struct db *db, const char *address, struct db_band *ret, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	int rc;
 
@@ -85,7 +85,7 @@ GPtrArray *db_band_list(struct db *db, GError **error)
 
 bool db_set_column(struct db *db, const char *address, const char *sql, struct arg value, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error))
@@ -139,7 +139,7 @@ static bool band_exists(struct db *db, const char *addr, bool *ret, GError **err
  * statement. When the band is already at new_address (the move was done before), there is nothing to do. */
 bool db_band_move(struct db *db, const char *old_address, const char *new_address, GError **error)
 {
-	char from[18], to[18];
+	char from[ADDRESS_SIZE], to[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autofree char *explain = NULL;
 	bool done;
@@ -160,7 +160,7 @@ bool db_band_move(struct db *db, const char *old_address, const char *new_addres
 
 bool db_band_forget(struct db *db, const char *address, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error))
@@ -221,7 +221,7 @@ static void *read_event_row(sqlite3_stmt *stmt)
 bool db_event_add(struct db *db, const char *address, int64_t when, const char *type, const char *detail,
                   GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autofree char *explain = NULL;
 
@@ -241,7 +241,7 @@ GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsi
 {
 	/* SQLite reads a negative LIMIT as none. The id breaks ties between events of the same second. */
 	int64_t max = limit ? (int64_t)limit : -1;
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (address && !db_normalise(address, addr, error))
@@ -281,7 +281,7 @@ static bool check_totals(const struct db_totals *totals, GError **error)
 
 bool db_totals_store(struct db *db, const char *address, const struct db_totals *totals, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !check_totals(totals, error))
@@ -297,7 +297,7 @@ bool db_totals_store(struct db *db, const char *address, const struct db_totals 
 
 bool db_totals_get(struct db *db, const char *address, const char *day, struct db_totals *ret, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	int rc;
 
@@ -321,7 +321,7 @@ bool db_totals_get(struct db *db, const char *address, const char *day, struct d
 
 bool db_battery_add(struct db *db, const char *address, int64_t when, int level, bool charging, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !db_check_time(when, error) ||
@@ -335,7 +335,7 @@ bool db_battery_add(struct db *db, const char *address, int64_t when, int level,
 bool db_battery_last(struct db *db, const char *address, int64_t *ret_when, int *ret_level, bool *ret_charging,
                      GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	int rc;
 
@@ -359,7 +359,7 @@ bool db_battery_last(struct db *db, const char *address, int64_t *ret_when, int 
 
 bool db_heart_rate_add(struct db *db, const char *address, int64_t when, int bpm, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !db_check_time(when, error) ||

@@ -62,7 +62,7 @@ static bool insert_samples(struct db *db, const char *addr, const struct db_samp
 bool db_activity_store(struct db *db, const char *address, const struct db_sample *samples, size_t n,
                        int64_t cursor, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	bool ok;
 
 	if (!db_normalise(address, addr, error) || !check_samples(samples, n, cursor, error) || !db_begin(db, error))
@@ -74,7 +74,7 @@ bool db_activity_store(struct db *db, const char *address, const struct db_sampl
 
 bool db_sync_get(struct db *db, const char *address, int64_t *ret_cursor, int64_t *ret_last_sync, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	int rc;
 
@@ -133,7 +133,7 @@ static void read_sample(sqlite3_stmt *stmt, void *p)
 static GArray *band_range(struct db *db, const char *address, int64_t from, int64_t to, const char *sql,
                           size_t size, struct_reader read, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !db_check_managed(db, addr, error))

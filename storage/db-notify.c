@@ -80,7 +80,7 @@ static bool check_notification(const char *source, const char *kind, int categor
 bool db_notify_add(struct db *db, const char *address, const char *source, const char *kind, int category,
                    const char *title, const char *text, int64_t when, int64_t *ret_id, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !check_notification(source, kind, category, when, error))
@@ -118,7 +118,7 @@ bool db_notify_attempt(struct db *db, int64_t id, enum db_notify_status status, 
 
 GPtrArray *db_notify_queued(struct db *db, const char *address, GError **error)
 {
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (!db_normalise(address, addr, error) || !db_check_managed(db, addr, error))
@@ -131,7 +131,7 @@ GPtrArray *db_notify_queued(struct db *db, const char *address, GError **error)
 GPtrArray *db_notify_list(struct db *db, const char *address, unsigned limit, GError **error)
 {
 	int64_t max = limit ? (int64_t)limit : -1;  /* SQLite reads a negative LIMIT as none */
-	char addr[18];
+	char addr[ADDRESS_SIZE];
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	if (address && (!db_normalise(address, addr, error) || !db_check_managed(db, addr, error)))

@@ -9,6 +9,7 @@
  *   db-outbox.c     the MQTT outbox */
 #pragma once
 
+#include "address.h"
 #include "db.h"
 
 #include <sqlite3.h>
@@ -83,7 +84,7 @@ bool db_check_time(int64_t when, GError **error);
 /* Not NULL and not empty. */
 bool db_check_text(const char *text, const char *what, GError **error);
 /* A Bluetooth address in either case to ret, upper case; anything else is an error, never a row. */
-bool db_normalise(const char *address, char ret[static 18], GError **error);
+bool db_normalise(const char *address, char ret[static ADDRESS_SIZE], GError **error);
 
 /* ---- transactions (db.c) ---- */
 

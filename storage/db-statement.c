@@ -185,7 +185,7 @@ bool db_check_text(const char *text, const char *what, GError **error)
 }
 
 /* Addresses come from MQTT, HTTP and the config: checked here so that a bad one is an error, never a row. */
-bool db_normalise(const char *address, char ret[static 18], GError **error)
+bool db_normalise(const char *address, char ret[static ADDRESS_SIZE], GError **error)
 {
 	g_autofree char *head = NULL;
 	g_autofree char *shown = NULL;

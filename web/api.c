@@ -149,7 +149,7 @@ static void post_band(struct web *web, struct pss *pss)
 	const cJSON *address = cJSON_GetObjectItemCaseSensitive(o, "address");
 	const char *a = cJSON_IsString(address) ? address->valuestring : NULL;
 	g_autoptr(GError) error = NULL;
-	char parsed[18];
+	char parsed[ADDRESS_SIZE];
 
 	if (!ok)
 		return;
