@@ -23,20 +23,18 @@ static void bands_by_state(GString *out, GPtrArray *bands)
 	}
 }
 
-/* One family of one value per band; known says whether a band has it (an unknown value is left out). */
-static void per_band(GString *out, struct manager *mgr, GPtrArray *bands, const char *name, const char *type,
-                     const char *help, double (*value)(const struct manager_snapshot *s, bool *ret_known))
+/* One family of one value per band, over the bands' snapshots; a value a band does not have is left out. */
+static void per_band(GString *out, GArray *snaps, const char *name, const char *type, const char *help,
+                     double (*value)(const struct manager_snapshot *s, bool *ret_known))
 {
 	family(out, name, type, help);
-	for (guint i = 0; i < bands->len; i++) {
-		struct manager_snapshot s;
+	for (guint i = 0; i < snaps->len; i++) {
+		const struct manager_snapshot *s = &g_array_index(snaps, struct manager_snapshot, i);
 		bool known = true;
-		double v;
+		double v = value(s, &known);
 
-		manager_snapshot(mgr, bands->pdata[i], &s);
-		v = value(&s, &known);
 		if (known)
-			g_string_append_printf(out, "%s{band=\"%s\"} %.17g\n", name, s.id, v);
+			g_string_append_printf(out, "%s{band=\"%s\"} %.17g\n", name, s->id, v);
 	}
 }
 
@@ -105,14 +103,19 @@ static void http(GString *out, const uint64_t responses[METRICS_STATUS_MAX])
 char *metrics_text(struct manager *mgr, const uint64_t responses[METRICS_STATUS_MAX])
 {
 	g_autoptr(GPtrArray) bands = manager_bands(mgr);
+	/* A snapshot reads the database (the sync cursor, today's totals): one per band, for every family. */
+	g_autoptr(GArray) snaps = g_array_sized_new(FALSE, FALSE, sizeof(struct manager_snapshot), bands->len);
 	GString *out = g_string_new(NULL);
 
+	g_array_set_size(snaps, bands->len);
+	for (guint i = 0; i < bands->len; i++)
+		manager_snapshot(mgr, bands->pdata[i], &g_array_index(snaps, struct manager_snapshot, i));
 	bands_by_state(out, bands);
-	per_band(out, mgr, bands, "bandgate_band_connected", "gauge", "1 while the band is connected and authenticated.",
+	per_band(out, snaps, "bandgate_band_connected", "gauge", "1 while the band is connected and authenticated.",
 	         connected);
-	per_band(out, mgr, bands, "bandgate_band_battery_ratio", "gauge", "The band's battery charge, 0 to 1.", battery);
-	per_band(out, mgr, bands, "bandgate_band_steps", "gauge", "The band's steps today.", steps);
-	per_band(out, mgr, bands, "bandgate_band_reconnects_total", "counter",
+	per_band(out, snaps, "bandgate_band_battery_ratio", "gauge", "The band's battery charge, 0 to 1.", battery);
+	per_band(out, snaps, "bandgate_band_steps", "gauge", "The band's steps today.", steps);
+	per_band(out, snaps, "bandgate_band_reconnects_total", "counter",
 	         "Times the band became ready again since the gateway started.", reconnects);
 	gateway(out, mgr);
 	http(out, responses);
