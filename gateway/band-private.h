@@ -32,6 +32,8 @@ struct band {
 	bool new_key_ready;
 	enum band_state state, previous;
 	char *description;
+	int64_t state_since;       /* UTC s when the state began */
+	int64_t tap_deadline;      /* UTC s when the wait for a tap ends; 0 outside awaiting-tap */
 	GCancellable *attempt;
 	guint timer;
 	unsigned failures;         /* in a row, for the backoff */

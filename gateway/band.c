@@ -91,8 +91,10 @@ static void set_state(struct band *band, enum band_state state, const char *fmt,
 	if (state != band->state)
 		band_log(band, G_LOG_LEVEL_MESSAGE, "%s -> %s: %s", band_state_name(band->state), band_state_name(state),
 		          text);
-	if (state != band->state)
+	if (state != band->state) {
 		band->previous = band->state;
+		band->state_since = g_get_real_time() / G_USEC_PER_SEC;
+	}
 	band->state = state;
 	if (changed && band->ops->state_changed)
 		band->ops->state_changed(band, band->user_data);
@@ -288,6 +290,7 @@ static void send_new_key(struct band *band)
 		}
 		band->new_key_ready = true;
 	}
+	band->tap_deadline = g_get_real_time() / G_USEC_PER_SEC + TAP_TIMEOUT_MS / 1000;
 	set_state(band, BAND_STATE_AWAITING_TAP, "Tap the band's button to confirm pairing with this gateway");
 	wait_for(band, TAP_TIMEOUT_MS);
 	band_send(band, MIBAND2_CHR_AUTH, buf, miband2_build_auth_key(buf, sizeof(buf), band->new_key), false);
@@ -833,6 +836,16 @@ enum band_state band_state(const struct band *band)
 enum band_state band_previous_state(const struct band *band)
 {
 	return band->previous;
+}
+
+int64_t band_state_since(const struct band *band)
+{
+	return band->state_since;
+}
+
+int64_t band_tap_deadline(const struct band *band)
+{
+	return band->state == BAND_STATE_AWAITING_TAP ? band->tap_deadline : 0;
 }
 
 const char *band_state_description(const struct band *band)

@@ -77,6 +77,9 @@ enum band_state band_previous_state(const struct band *band); /* the state befor
 /* One sentence for a person: what is going on and, when stuck, the cure. */
 const char *band_state_description(const struct band *band);
 bool band_wants_discovery(const struct band *band);
+/* UTC seconds: when the current state began; when the wait for the wearer's tap ends (0 outside awaiting-tap). */
+int64_t band_state_since(const struct band *band);
+int64_t band_tap_deadline(const struct band *band);
 /* Live values, -1 while unknown. */
 int band_battery(const struct band *band);
 long band_steps(const struct band *band);

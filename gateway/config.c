@@ -62,12 +62,17 @@ static const struct key_def keys[] = {
 	  "topic levels without '+', '#', spaces or a leading or trailing '/'", 0, 0 },
 	{ "mqtt", "discovery", KEY_DISCOVERY, F(mqtt_discovery), "device", false, "device or per-component", 0, 0 },
 	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false", 0, 0 },
-	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false, "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080", 0, 0 },
+	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false,
+	  "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080, or empty for no dashboard on the LAN", 0, 0 },
 	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
 	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", false,
 	  "a yescrypt hash ($y$...), or empty: 'bandgate passwd' keeps it in web-password beside the database", 0, 0 },
 	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty", 0, 0 },
 	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty", 0, 0 },
+	{ "web", "session_timeout", KEY_UINT, F(web_session_timeout), "43200", false,
+	  "seconds a dashboard login lasts unused, 5..2592000", 5, 2592000 },
+	{ "web", "metrics_public", KEY_BOOL, F(web_metrics_public), "false", false,
+	  "true or false: /metrics on the LAN without a login", 0, 0 },
 };
 #undef F
 
@@ -147,6 +152,8 @@ static bool valid_listen(const char *s)
 	const char *colon = strrchr(s, ':');
 	unsigned port;
 
+	if (!*s)
+		return true; /* no LAN listener */
 	if (!colon || colon == s || !parse_port(colon + 1, &port))
 		return false;
 	if (*s == '[')

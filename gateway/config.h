@@ -42,6 +42,8 @@ struct config {
 	char *web_password_hash;
 	char *web_tls_cert;
 	char *web_tls_key;
+	unsigned web_session_timeout; /* seconds */
+	bool web_metrics_public;
 };
 
 /* Every key at its default. */

@@ -187,7 +187,27 @@ static char *dashboard_url(const struct config *cfg)
 		g_free(host);
 		host = g_strdup(g_get_host_name());
 	}
-	return g_strdup_printf("http://%s:%s/", host, colon + 1);
+	return g_strdup_printf("%s://%s:%s/", *cfg->web_tls_cert ? "https" : "http", host, colon + 1);
+}
+
+/* The API socket, and the dashboard on [web] listen unless [web] enabled is false or listen is empty. */
+static struct web *start_web(struct daemon *d, GError **error)
+{
+	struct web_options o = {
+		.socket_path = d->cfg.web_socket,
+		.listen = d->cfg.web_enabled ? d->cfg.web_listen : NULL,
+		.tls_cert = d->cfg.web_tls_cert,
+		.tls_key = d->cfg.web_tls_key,
+		.session_timeout = d->cfg.web_session_timeout,
+		.metrics_public = d->cfg.web_metrics_public,
+	};
+
+	if (!*d->cfg.web_tls_cert != !*d->cfg.web_tls_key) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		                    "[web] tls_cert and tls_key go together: set both, or neither");
+		return NULL;
+	}
+	return web_new(&o, d->manager, d->db, d->loop, error);
 }
 
 /* The watchdog is fed from the loop, so a stuck loop stops feeding it and systemd restarts us. */
@@ -220,7 +240,7 @@ static int run_daemon(const char *config_path, char **argv)
 		goto out;
 	}
 	d.loop = g_main_loop_new(NULL, FALSE);
-	if (d.cfg.web_socket[0] && !(d.web = web_new(d.cfg.web_socket, d.manager, d.loop, &error))) {
+	if (d.cfg.web_socket[0] && !(d.web = start_web(&d, &error))) {
 		g_critical("%s", error->message);
 		status = EXITCODE_RUNTIME;
 		goto out;

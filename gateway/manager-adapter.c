@@ -149,3 +149,16 @@ gboolean manager_watchdog(gpointer user_data)
 	manager_power_cycle(mgr, why, false);
 	return G_SOURCE_CONTINUE;
 }
+
+/* A power-cycle takes the adapter down for a moment; one that has not come back within a minute is not the
+ * gateway's doing any more ("off" or "absent"). */
+const char *manager_adapter_state(struct manager *mgr)
+{
+	bool cycling = mgr->last_power_cycle_us && g_get_monotonic_time() - mgr->last_power_cycle_us < 60 * G_USEC_PER_SEC;
+
+	if (bluez_adapter_ready(mgr->bz))
+		return "powered";
+	if (cycling)
+		return "resetting";
+	return bluez_adapter_present(mgr->bz) ? "off" : "absent";
+}

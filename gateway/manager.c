@@ -617,6 +617,7 @@ void manager_health(struct manager *mgr, struct manager_health *ret)
 	ret->uptime_s = (g_get_monotonic_time() - mgr->started_us) / G_USEC_PER_SEC;
 	ret->rss_kb = rss_kb();
 	ret->db_bytes = db_bytes(mgr->db_path);
+	ret->adapter = manager_adapter_state(mgr);
 	if (!db_outbox_count(mgr->db, &ret->outbox, NULL))
 		ret->outbox = -1;
 	ret->adapter_resets = mgr->adapter_resets;
@@ -654,6 +655,9 @@ void manager_snapshot(struct manager *mgr, struct band *band, struct manager_sna
 	ret->sync_error = band_sync_error(band);
 	ret->firmware = band_firmware(band);
 	ret->connections = l->connections;
+	ret->since = band_state_since(band);
+	ret->tap_deadline = band_tap_deadline(band);
+	ret->adapter = manager_adapter_state(mgr);
 	if (bluez_device_info(mgr->bz, band_address(band), &info) && info.has_rssi) {
 		ret->has_rssi = true;
 		ret->rssi = info.rssi;

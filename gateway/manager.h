@@ -49,6 +49,9 @@ GArray *manager_seen(struct manager *mgr); /* of struct manager_seen */
 struct hub *manager_hub(struct manager *mgr);
 /* Adapter power-cycles since start. */
 unsigned manager_adapter_resets(struct manager *mgr);
+/* The adapter as a person would say it: "powered", "off", "absent" (no bluetoothd or no adapter) or
+ * "resetting" (the gateway power-cycles it). */
+const char *manager_adapter_state(struct manager *mgr);
 
 /* The gateway's health, computed once here for every front. */
 struct manager_health {
@@ -60,6 +63,7 @@ struct manager_health {
 	unsigned bands;          /* managed */
 	uint64_t samples_stored; /* history minutes stored since start */
 	int mqtt_connected;      /* 1 or 0 as MQTT reported it, -1 without MQTT */
+	const char *adapter;     /* manager_adapter_state() */
 };
 void manager_health(struct manager *mgr, struct manager_health *ret);
 /* MQTT's session came up or went: the health every front shows says so. */
@@ -84,5 +88,8 @@ struct manager_snapshot {
 	bool has_rssi;
 	int rssi;
 	unsigned connections;    /* times it became ready since the gateway started */
+	int64_t since;           /* UTC s when its state began; 0: unknown */
+	int64_t tap_deadline;    /* UTC s when the wait for the wearer's tap ends; 0: not waiting */
+	const char *adapter;     /* manager_adapter_state(): the view tells an adapter's fault from the band's */
 };
 void manager_snapshot(struct manager *mgr, struct band *band, struct manager_snapshot *ret);

@@ -1,5 +1,6 @@
 /* view.h */
 #include <glib.h>
+#include <string.h>
 
 #include "manager.h"
 #include "view.h"
@@ -27,9 +28,63 @@ static void add_string(cJSON *o, const char *name, const char *value)
 		cJSON_AddNullToObject(o, name);
 }
 
+/* "14:02" in local time, for the advice's "since". */
+static char *clock_of(int64_t utc)
+{
+	g_autoptr(GDateTime) t = utc ? g_date_time_new_from_unix_local(utc) : NULL;
+
+	return t ? g_date_time_format(t, "%H:%M") : g_strdup("start");
+}
+
+static bool adapter_down(const struct manager_snapshot *s)
+{
+	return s->adapter && strcmp(s->adapter, "powered") != 0;
+}
+
+/* Where the fault is, when the band is not ready: the adapter, the band (not advertising, refusing the key) or
+ * the link between them (it drops, or does not come up). NULL while ready or while an operator's action runs. */
+const char *view_fault(const struct manager_snapshot *s)
+{
+	if (s->connected || strcmp(s->state, "resetting") == 0 || strcmp(s->state, "awaiting-tap") == 0)
+		return NULL;
+	if (adapter_down(s))
+		return "adapter";
+	if (strcmp(s->state, "absent") == 0 || strcmp(s->state, "auth-rejected") == 0)
+		return "band";
+	return "link";
+}
+
+char *view_advice(const struct manager_snapshot *s)
+{
+	g_autofree char *since = clock_of(s->since);
+
+	if (strcmp(s->state, "awaiting-tap") == 0)
+		return g_strdup("Tap the band now");
+	if (strcmp(s->state, "auth-rejected") == 0)
+		return g_strdup("Paired to another phone: press Re-pair");
+	if (strcmp(s->state, "resetting") == 0)
+		return g_strdup("Resetting: wait a moment");
+	if (s->connected && strcmp(s->sync, "failed") == 0)
+		return g_strdup("The last sync failed: press Sync now, or Reconnect");
+	if (s->connected)
+		return NULL;
+	if (adapter_down(s) && strcmp(s->adapter, "resetting") == 0)
+		return g_strdup("The adapter stopped answering: the gateway is resetting it");
+	if (adapter_down(s))
+		return g_strdup("The Bluetooth adapter is off or missing: check the gateway's Bluetooth");
+	if (strcmp(s->state, "absent") == 0)
+		return g_strdup_printf("Out of range since %s: bring the band near the gateway", since);
+	if (strcmp(s->state, "disconnected") == 0)
+		return g_strdup_printf("The link dropped at %s: reconnecting", since);
+	return g_strdup("Connecting…");
+}
+
 cJSON *view_band(const struct manager_snapshot *s)
 {
 	g_autofree char *last_sync = s->last_sync ? view_time(s->last_sync) : NULL;
+	g_autofree char *since = s->since ? view_time(s->since) : NULL;
+	g_autofree char *tap_deadline = s->tap_deadline ? view_time(s->tap_deadline) : NULL;
+	g_autofree char *advice = view_advice(s);
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "id", s->id);
@@ -48,5 +103,9 @@ cJSON *view_band(const struct manager_snapshot *s)
 	add_string(o, "sync_error", s->sync_error);
 	add_string(o, "firmware", s->firmware);
 	add_number(o, "rssi", s->rssi, s->has_rssi);
+	add_string(o, "advice", advice);
+	add_string(o, "fault", view_fault(s));
+	add_string(o, "since", since);
+	add_string(o, "tap_deadline", tap_deadline);
 	return o;
 }

@@ -1,92 +1,106 @@
-/* The JSON API (api.h) on libwebsockets, a guest of the GLib main loop (LWS_SERVER_OPTION_GLIB). Requests are
- * small: a body over BODY_MAX is refused before it is read. Every answer is built whole, then written once.
- *
- * Every request gets an HTTP answer with a JSON body, also one refused before its body is read: a body that
- * lws will deliver anyway (Content-Length up to BODY_MAX) is read and dropped, and the answer goes out at
- * LWS_CALLBACK_HTTP_BODY_COMPLETION; for a body we will not read (too large, an unreadable length) the answer
- * goes out at once. Only what lws refuses itself (an unknown method, headers over its limit) is a bare close.
- *
- * One request per connection: every answer says "Connection: close" and the connection closes after it. lws
- * 4.1.6 spins forever in lws_http_action() on a request with a body that it parses from pipelined data (its
- * buflist loop re-reads the segment that still holds the headers and never consumes it), and nothing in its
- * API tells a pipelined request from a fresh one. Closing also settles a POST without Content-Length, for which
- * lws would wait for 100 MB of body. The CLI makes one request per connection anyway. */
-#define G_LOG_DOMAIN "bandgate-web" /* G_MESSAGES_DEBUG=bandgate-web turns on its debug lines alone */
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <libwebsockets.h>
+/* web-private.h: the JSON answers of api.h, for a request that web.c parsed and web-auth.c let through. A band
+ * is its view (view.h), the object MQTT publishes: built from manager_snapshot(), never from band.h. */
+#define G_LOG_DOMAIN "bandgate-web"
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "action.h"
+#include "bandgate-version.h"
 #include "address.h"
-#include "api.h"
-#include "metrics.h"
-#include "route.h"
-#include "view.h"
-#include "band.h"
 #include "manager.h"
+#include "view.h"
+#include "web-private.h"
 
-#define BODY_MAX 4096
-#define PATH_MAX_LEN 160
 #define SCAN_SECONDS 10
-/* lws drops a body that pauses for 5 s, but not one that trickles: this bounds the whole body. */
-#define BODY_SECONDS 10
+#define LIST_DEFAULT 50
 
-struct web {
-	struct lws_context *context;
-	struct manager *mgr;
-	char *socket_path;
-	uint64_t responses[METRICS_STATUS_MAX]; /* answers by status code, for /metrics */
-	char *password_hash;                    /* auth.h; the LAN listener's login reads it */
-};
-
-/* Per HTTP transaction. */
-struct pss {
-	bool post;
-	int64_t started; /* monotonic, when the headers were complete */
-	char path[PATH_MAX_LEN];
-	GString *body;
-	char *response;
-	size_t response_len;
-	unsigned status;
-	const char *content_type; /* NULL: JSON */
-};
-
-static char *error_json(const char *message)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *text;
-
-	cJSON_AddStringToObject(o, "error", message);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return text;
-}
-
-/* The band's view (view.h), the same object MQTT publishes. */
-static cJSON *band_json(struct manager *mgr, struct band *band)
+static cJSON *view_of(struct web *web, struct band *band)
 {
 	struct manager_snapshot s;
 
-	manager_snapshot(mgr, band, &s);
+	manager_snapshot(web->mgr, band, &s);
 	return view_band(&s);
 }
 
-static void reply(struct pss *pss, unsigned status, cJSON *json)
+cJSON *api_band_view(struct web *web, const char *address)
 {
-	pss->status = status;
-	pss->response = cJSON_PrintUnformatted(json);
-	pss->response_len = strlen(pss->response);
-	cJSON_Delete(json);
+	struct band *band = manager_band(web->mgr, address);
+
+	return band ? view_of(web, band) : NULL;
 }
 
-static void reply_error(struct pss *pss, unsigned status, const char *message)
+cJSON *api_band_views(struct web *web)
 {
-	pss->status = status;
-	pss->response = error_json(message);
-	pss->response_len = strlen(pss->response);
+	g_autoptr(GPtrArray) bands = manager_bands(web->mgr);
+	cJSON *list = cJSON_CreateArray();
+
+	for (guint i = 0; i < bands->len; i++)
+		cJSON_AddItemToArray(list, view_of(web, bands->pdata[i]));
+	return list;
+}
+
+static void add_time(cJSON *o, const char *name, int64_t utc)
+{
+	g_autofree char *text = utc ? view_time(utc) : NULL;
+
+	if (text)
+		cJSON_AddStringToObject(o, name, text);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static void add_text(cJSON *o, const char *name, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(o, name, value);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static void add_count(cJSON *o, const char *name, int64_t value)
+{
+	if (value >= 0)
+		cJSON_AddNumberToObject(o, name, (double)value);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+cJSON *api_health(struct web *web)
+{
+	struct manager_health h;
+	cJSON *o = cJSON_CreateObject();
+
+	manager_health(web->mgr, &h);
+	cJSON_AddStringToObject(o, "version", BANDGATE_VERSION);
+	cJSON_AddNumberToObject(o, "uptime_s", (double)h.uptime_s);
+	add_count(o, "rss_bytes", h.rss_kb >= 0 ? (int64_t)h.rss_kb * 1024 : -1);
+	add_count(o, "db_bytes", h.db_bytes);
+	add_count(o, "outbox", h.outbox);
+	cJSON_AddNumberToObject(o, "adapter_resets", h.adapter_resets);
+	cJSON_AddNumberToObject(o, "bands", h.bands);
+	cJSON_AddNumberToObject(o, "samples_stored", (double)h.samples_stored);
+	if (h.mqtt_connected < 0)
+		cJSON_AddNullToObject(o, "mqtt_connected");
+	else
+		cJSON_AddBoolToObject(o, "mqtt_connected", h.mqtt_connected);
+	cJSON_AddStringToObject(o, "adapter", h.adapter);
+	return o;
+}
+
+cJSON *api_notification(const struct db_notification *n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)n->id);
+	cJSON_AddStringToObject(o, "source", n->source);
+	cJSON_AddStringToObject(o, "kind", n->kind);
+	add_text(o, "text", n->text);
+	add_text(o, "status", db_notify_status_name(n->status));
+	cJSON_AddNumberToObject(o, "attempts", n->attempts);
+	add_time(o, "created", n->created);
+	add_time(o, "updated", n->updated);
+	add_text(o, "error", n->error);
+	return o;
 }
 
 static void reply_gerror(struct pss *pss, const GError *error)
@@ -99,17 +113,13 @@ static void reply_gerror(struct pss *pss, const GError *error)
 		status = 400;
 	else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_PENDING))
 		status = 202;
-	reply_error(pss, status, error->message);
+	web_reply_error(pss, status, error->message);
 }
 
-static void get_bands(struct web *web, struct pss *pss)
+static void reply_storage_error(struct pss *pss, const GError *error)
 {
-	g_autoptr(GPtrArray) bands = manager_bands(web->mgr);
-	cJSON *list = cJSON_CreateArray();
-
-	for (guint i = 0; i < bands->len; i++)
-		cJSON_AddItemToArray(list, band_json(web->mgr, bands->pdata[i]));
-	reply(pss, 200, list);
+	g_warning("web: reading the database: %s", error ? error->message : "?");
+	web_reply_error(pss, 500, "the database could not be read; the log says why");
 }
 
 static void get_scan(struct web *web, struct pss *pss)
@@ -125,43 +135,29 @@ static void get_scan(struct web *web, struct pss *pss)
 		if (s->has_rssi)
 			cJSON_AddNumberToObject(o, "rssi", s->rssi);
 		cJSON_AddBoolToObject(o, "managed", s->managed);
+		cJSON_AddStringToObject(o, "name", "MI Band 2");
 		cJSON_AddItemToArray(list, o);
 	}
-	reply(pss, 200, list);
+	web_reply(pss, 200, list);
 }
 
-/* The body of a POST (route.h): a JSON object or nothing; false with the answer given. */
-static cJSON *body_object(struct pss *pss, bool *ret_ok)
+static void post_band(struct web *web, struct pss *pss, const cJSON *body)
 {
-	const char *why = NULL;
-	cJSON *o = NULL;
-
-	*ret_ok = route_parse_body(pss->body ? pss->body->str : "", pss->body ? pss->body->len : 0, &o, &why);
-	if (!*ret_ok)
-		reply_error(pss, 400, why);
-	return o;
-}
-
-static void post_band(struct web *web, struct pss *pss)
-{
-	bool ok;
-	cJSON *o = body_object(pss, &ok);
-	const cJSON *address = cJSON_GetObjectItemCaseSensitive(o, "address");
+	const cJSON *address = cJSON_GetObjectItemCaseSensitive(body, "address");
 	const char *a = cJSON_IsString(address) ? address->valuestring : NULL;
 	g_autoptr(GError) error = NULL;
 	char parsed[ADDRESS_SIZE];
 
-	if (!ok)
-		return;
 	if (a && address_parse(a, strlen(a), parsed))
 		a = parsed; /* the id form too, as in URLs */
+	else
+		a = NULL;
 	if (!a)
-		reply_error(pss, 400, "give the band as {\"address\": \"C8:0F:10:11:22:33\"}");
+		web_reply_error(pss, 400, "give the band as {\"address\": \"C8:0F:10:11:22:33\"}");
 	else if (!manager_add(web->mgr, a, &error))
 		reply_gerror(pss, error);
 	else
-		reply(pss, 201, band_json(web->mgr, manager_band(web->mgr, a)));
-	cJSON_Delete(o);
+		web_reply(pss, 201, api_band_view(web, a));
 }
 
 /* A string member, or NULL when absent; false (with the answer given) when present but not a string. */
@@ -175,7 +171,7 @@ static bool string_member(struct pss *pss, const cJSON *o, const char *name, con
 	if (!cJSON_IsString(v)) {
 		g_autofree char *msg = g_strdup_printf("'%s' must be a string", name);
 
-		reply_error(pss, 400, msg);
+		web_reply_error(pss, 400, msg);
 		return false;
 	}
 	*ret = v->valuestring;
@@ -198,291 +194,254 @@ static void post_alert(struct web *web, struct pss *pss, const char *address, co
 		kind = a->name;
 	else if (!kind)
 		kind = "text";
-	if (!manager_notify(web->mgr, address, "api", kind, category, text, &id, &error)) {
+	if (!manager_notify(web->mgr, address, pss->lan ? "web" : "api", kind, category, text, &id, &error)) {
 		reply_gerror(pss, error);
 		return;
 	}
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "id", (double)id);
 	cJSON_AddStringToObject(r, "status", "queued");
-	reply(pss, 202, r);
+	web_reply(pss, 202, r);
 }
 
-static void post_action(struct web *web, struct pss *pss, const char *address, const char *verb)
+static void post_action(struct web *web, struct pss *pss, const char *address, const char *verb, const cJSON *o)
 {
 	const struct action *a = action_find(verb, false);
-	bool ok;
-	cJSON *o = body_object(pss, &ok);
 	g_autoptr(GError) error = NULL;
-	struct band *band;
+	cJSON *view;
 
-	if (!ok)
-		return;
-	if (a && (a->flags & ACTION_FLAG_ALERT))
+	if (a && (a->flags & ACTION_FLAG_ALERT)) {
 		post_alert(web, pss, address, a, o);
-	else if (!manager_command(web->mgr, verb, address, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirm")),
+		return;
+	}
+	if (!manager_command(web->mgr, verb, address, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "confirm")),
 	                     &error)) {
 		reply_gerror(pss, error);
-	} else {
-		band = manager_band(web->mgr, address);
-		reply(pss, 202, band ? band_json(web->mgr, band) : cJSON_CreateObject());
+		return;
 	}
-	cJSON_Delete(o);
+	if (pss->lan)
+		g_message("web: %s from %s for band %s", verb, pss->peer, address);
+	view = api_band_view(web, address);
+	web_reply(pss, 202, view ? view : cJSON_CreateObject());
 }
 
-/* The answer is freed as cJSON's output is (pss_clear), so it is copied out of GLib's allocation. */
+/* ---- activity by bucket ---- */
+
+struct bucket {
+	int64_t start;
+	long steps;
+	int minutes;
+	int hr_n, hr_sum, hr_min, hr_max;
+};
+
+/* The start of the gateway-local hour or day that holds t. */
+static int64_t bucket_start(int64_t t, enum route_resolution resolution)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (resolution == ROUTE_MINUTE || !localtime_r(&tt, &tm))
+		return t - t % 60;
+	if (resolution == ROUTE_HOUR)
+		return t - tm.tm_min * 60 - tm.tm_sec;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
+static cJSON *bucket_json(const struct bucket *b)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "t", (double)b->start);
+	add_time(o, "time", b->start);
+	cJSON_AddNumberToObject(o, "steps", (double)b->steps);
+	cJSON_AddNumberToObject(o, "minutes", b->minutes);
+	add_count(o, "heart_rate", b->hr_n ? (b->hr_sum + b->hr_n / 2) / b->hr_n : -1);
+	add_count(o, "hr_min", b->hr_n ? b->hr_min : -1);
+	add_count(o, "hr_max", b->hr_n ? b->hr_max : -1);
+	return o;
+}
+
+static void get_activity(struct web *web, struct pss *pss, const char *address)
+{
+	static const char *const names[] = { [ROUTE_MINUTE] = "minute", [ROUTE_HOUR] = "hour", [ROUTE_DAY] = "day" };
+	struct route_query *q = &pss->query;
+	const char *why = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GArray) rows = NULL;
+	struct bucket b = { .start = -1 };
+	cJSON *o, *points;
+
+	if (!route_query_range(q, g_get_real_time() / G_USEC_PER_SEC, &why)) {
+		web_reply_error(pss, 400, why);
+		return;
+	}
+	rows = db_activity_range(web->db, address, q->from, q->to, &error);
+	if (!rows) {
+		reply_storage_error(pss, error);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "resolution", names[q->resolution]);
+	cJSON_AddNumberToObject(o, "from", (double)q->from);
+	cJSON_AddNumberToObject(o, "to", (double)q->to);
+	points = cJSON_AddArrayToObject(o, "points");
+	for (guint i = 0; i < rows->len; i++) {
+		const struct db_sample *s = &g_array_index(rows, struct db_sample, i);
+		int64_t start = bucket_start(s->minute, q->resolution);
+
+		if (start != b.start) {
+			if (b.start >= 0)
+				cJSON_AddItemToArray(points, bucket_json(&b));
+			b = (struct bucket){ .start = start, .hr_min = 255 };
+		}
+		b.steps += s->steps;
+		b.minutes++;
+		if (s->heart_rate >= 1 && s->heart_rate <= 254) {
+			b.hr_n++;
+			b.hr_sum += s->heart_rate;
+			b.hr_min = MIN(b.hr_min, s->heart_rate);
+			b.hr_max = MAX(b.hr_max, s->heart_rate);
+		}
+	}
+	if (b.start >= 0)
+		cJSON_AddItemToArray(points, bucket_json(&b));
+	web_reply(pss, 200, o);
+}
+
+/* ---- the timeline and the notifications ---- */
+
+static cJSON *event_json(const struct db_event *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[ADDRESS_ID_SIZE];
+
+	cJSON_AddNumberToObject(o, "id", (double)e->id);
+	add_time(o, "time", e->when);
+	cJSON_AddStringToObject(o, "type", e->type);
+	add_text(o, "detail", e->detail);
+	if (e->address[0]) {
+		address_to_id(e->address, id);
+		cJSON_AddStringToObject(o, "band", id);
+	} else {
+		cJSON_AddNullToObject(o, "band");
+	}
+	return o;
+}
+
+static gint newest_first(gconstpointer a, gconstpointer b)
+{
+	const struct db_event *x = *(const struct db_event *const *)a, *y = *(const struct db_event *const *)b;
+
+	if (x->when != y->when)
+		return x->when < y->when ? 1 : -1;
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+/* The band's events and the gateway's own (adapter resets: they concern every band), newest first. */
+static void get_events(struct web *web, struct pss *pss, const char *address)
+{
+	unsigned limit = pss->query.limit ? pss->query.limit : LIST_DEFAULT;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) own = db_event_list(web->db, address, 0, limit, &error);
+	g_autoptr(GPtrArray) all = own ? db_event_list(web->db, NULL, 0, limit * 4, &error) : NULL;
+	g_autoptr(GPtrArray) merged = g_ptr_array_new();
+	cJSON *list;
+
+	if (!own || !all) {
+		reply_storage_error(pss, error);
+		return;
+	}
+	for (guint i = 0; i < own->len; i++)
+		g_ptr_array_add(merged, own->pdata[i]);
+	for (guint i = 0; i < all->len; i++)
+		if (!((struct db_event *)all->pdata[i])->address[0])
+			g_ptr_array_add(merged, all->pdata[i]);
+	g_ptr_array_sort(merged, newest_first);
+	list = cJSON_CreateArray();
+	for (guint i = 0; i < merged->len && i < limit; i++)
+		cJSON_AddItemToArray(list, event_json(merged->pdata[i]));
+	web_reply(pss, 200, list);
+}
+
+static void get_notifications(struct web *web, struct pss *pss, const char *address)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rows = db_notify_list(web->db, address, pss->query.limit ? pss->query.limit : LIST_DEFAULT,
+	                                           &error);
+	cJSON *list;
+
+	if (!rows) {
+		reply_storage_error(pss, error);
+		return;
+	}
+	list = cJSON_CreateArray();
+	for (guint i = 0; i < rows->len; i++)
+		cJSON_AddItemToArray(list, api_notification(rows->pdata[i]));
+	web_reply(pss, 200, list);
+}
+
 static void reply_metrics(struct web *web, struct pss *pss)
 {
 	g_autofree char *text = metrics_text(web->mgr, web->responses);
 
-	pss->status = 200;
-	pss->response_len = strlen(text);
-	pss->response = cJSON_malloc(pss->response_len + 1);
-	memcpy(pss->response, text, pss->response_len + 1);
-	pss->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	web_reply_text(pss, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
-static void route(struct web *web, struct pss *pss)
+void api_dispatch(struct web *web, struct pss *pss, const cJSON *body)
 {
-	struct route r;
-	struct band *band;
+	const struct route *r = &pss->route;
+	bool band_route = r->kind == ROUTE_BAND || r->kind == ROUTE_BAND_ACTIVITY || r->kind == ROUTE_BAND_EVENTS ||
+	                  r->kind == ROUTE_BAND_NOTIFICATIONS;
 
-	route_parse(pss->path, pss->post, &r);
-	switch (r.kind) {
+	if (band_route && !manager_band(web->mgr, r->address)) {
+		web_reply_error(pss, 404, "no managed band has that address");
+		return;
+	}
+	switch (r->kind) {
 	case ROUTE_HEALTHZ:
-		reply(pss, 200, cJSON_CreateObject());
+		web_reply(pss, 200, cJSON_CreateObject());
 		break;
 	case ROUTE_BANDS:
-		pss->post ? post_band(web, pss) : get_bands(web, pss);
+		if (pss->post)
+			post_band(web, pss, body);
+		else
+			web_reply(pss, 200, api_band_views(web));
 		break;
 	case ROUTE_BAND:
-		band = manager_band(web->mgr, r.address);
-		if (band)
-			reply(pss, 200, band_json(web->mgr, band));
-		else
-			reply_error(pss, 404, "no managed band has that address");
+		web_reply(pss, 200, api_band_view(web, r->address));
 		break;
 	case ROUTE_BAND_ACTION:
-		post_action(web, pss, r.address, r.verb);
+		post_action(web, pss, r->address, r->verb, body);
+		break;
+	case ROUTE_BAND_ACTIVITY:
+		get_activity(web, pss, r->address);
+		break;
+	case ROUTE_BAND_EVENTS:
+		get_events(web, pss, r->address);
+		break;
+	case ROUTE_BAND_NOTIFICATIONS:
+		get_notifications(web, pss, r->address);
 		break;
 	case ROUTE_SCAN:
 		if (pss->post)
 			manager_scan(web->mgr, SCAN_SECONDS);
 		get_scan(web, pss);
 		break;
+	case ROUTE_HEALTH:
+		web_reply(pss, 200, api_health(web));
+		break;
 	case ROUTE_METRICS:
 		reply_metrics(web, pss);
 		break;
+	case ROUTE_LOGIN: /* web.c answers these */
+	case ROUTE_LOGOUT:
+	case ROUTE_SESSION:
+	case ROUTE_WS:
+	case ROUTE_ASSET:
 	case ROUTE_ERROR:
-		reply_error(pss, r.status, r.error);
+		web_reply_error(pss, 500, "no handler for this route");
 		break;
 	}
-}
-
-/* ---- libwebsockets ---- */
-
-static void pss_clear(struct pss *pss)
-{
-	if (pss->body)
-		g_string_free(pss->body, TRUE);
-	pss->body = NULL;
-	cJSON_free(pss->response);
-	pss->response = NULL;
-}
-
-/* The answer goes out when the socket can take it: headers and body in the same writeable callback. */
-static int send_answer(struct lws *wsi)
-{
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int send_body(struct web *web, struct lws *wsi, struct pss *pss)
-{
-	size_t len = pss->response_len;
-	g_autofree uint8_t *buf = g_malloc(LWS_PRE + 512 + len);
-	uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + LWS_PRE + 512 - 1;
-	const char *type = pss->content_type ? pss->content_type : "application/json";
-
-	if (pss->status < METRICS_STATUS_MAX)
-		web->responses[pss->status]++;
-	if (lws_add_http_common_headers(wsi, pss->status, type, len, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	memcpy(p, pss->response, len);
-	p += len;
-	pss_clear(pss);
-	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
-	return -1; /* lws sends what the socket has not taken yet, then closes */
-}
-
-/* lws reads the body Content-Length says (as atoll reads it), and for a POST without one up to 100 MB (we take
- * that as no body: the answer goes out at once, and the close ends the rest). A body we will not read gets its
- * answer at once; false then. *ret_body: whether LWS_CALLBACK_HTTP_BODY_COMPLETION is coming (lws sends it for a
- * POST with "Content-Length: 0" too). */
-static bool check_length(struct lws *wsi, struct pss *pss, bool *ret_body)
-{
-	char value[24];
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-	guint64 length = 0;
-
-	*ret_body = false;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-		reply_error(pss, 411, "send the body with a Content-Length");
-	} else if (n <= 0) {
-		return true;
-	} else if (n >= (int)sizeof(value) ||
-	           lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-	           !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, &length, NULL)) {
-		reply_error(pss, 400, "Content-Length is not a number");
-	} else if (length > BODY_MAX) {
-		reply_error(pss, 413, "the body is too large");
-	} else {
-		*ret_body = length > 0 || pss->post;
-		return true;
-	}
-	return false;
-}
-
-/* The method and the path, before routing. lws has decoded %XX escapes in the path. */
-static void check_request(struct lws *wsi, struct pss *pss, const char *uri, size_t uri_len)
-{
-	if (!pss->post && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-		reply_error(pss, 405, "only GET and POST");
-	} else if (uri_len >= sizeof(pss->path) || strlen(uri) != uri_len) {
-		reply_error(pss, 404, "no such resource");
-	} else if (!g_utf8_validate(uri, (gssize)uri_len, NULL)) {
-		reply_error(pss, 400, "the path is not UTF-8");
-	} else {
-		g_strlcpy(pss->path, uri, sizeof(pss->path));
-	}
-}
-
-static int on_http(struct lws *wsi, struct pss *pss, const char *uri, size_t uri_len)
-{
-	struct web *web = lws_context_user(lws_get_context(wsi));
-	bool has_body;
-
-	pss_clear(pss);
-	pss->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-	pss->started = g_get_monotonic_time();
-	pss->path[0] = '\0';
-	if (!check_length(wsi, pss, &has_body))
-		return send_answer(wsi);
-	check_request(wsi, pss, uri, uri_len);
-	if (has_body) {
-		if (!pss->response)
-			pss->body = g_string_new(NULL);
-		return 0; /* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION; an unwanted body is read and dropped */
-	}
-	if (!pss->response)
-		route(web, pss);
-	return send_answer(wsi);
-}
-
-static int on_body(struct lws *wsi, struct pss *pss, const char *in, size_t len)
-{
-	bool late = g_get_monotonic_time() - pss->started > BODY_SECONDS * G_USEC_PER_SEC;
-
-	if (!pss->body)
-		return 0; /* the answer is decided already: the body is dropped */
-	if (!late && pss->body->len + len <= BODY_MAX) {
-		g_string_append_len(pss->body, in, (gssize)len);
-		return 0;
-	}
-	pss_clear(pss);
-	if (late)
-		reply_error(pss, 408, "the body did not arrive in time");
-	else
-		reply_error(pss, 413, "the body is too large"); /* more than Content-Length said: lws does not let it */
-	return send_answer(wsi);
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
-	struct pss *pss = user;
-	struct web *web = lws_context_user(lws_get_context(wsi));
-
-	switch ((int)reason) { /* lws's enum: the reasons not listed go to its default handler */
-	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, pss, in, len);
-	case LWS_CALLBACK_HTTP_BODY:
-		return on_body(wsi, pss, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!pss->response)
-			route(web, pss);
-		return send_answer(wsi);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return pss->response ? send_body(web, wsi, pss) : 0;
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		/* A connection that died before its request was parsed has no session data: user is NULL. */
-		if (pss)
-			pss_clear(pss);
-		return 0;
-	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	}
-}
-
-static const struct lws_protocols protocols[] = {
-	{ "http", callback, sizeof(struct pss), 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
-};
-
-static void lws_log(int level, const char *line)
-{
-	if (level & LLL_ERR)
-		g_warning("web: %.*s", (int)strcspn(line, "\n"), line);
-	else
-		g_debug("web: %.*s", (int)strcspn(line, "\n"), line);
-}
-
-struct web *web_new(const char *socket_path, struct manager *mgr, GMainLoop *loop, GError **error)
-{
-	struct web *web = g_new0(struct web, 1);
-	struct lws_context_creation_info info = { 0 };
-	void *foreign_loops[1] = { loop };
-	g_autofree char *dir = g_path_get_dirname(socket_path);
-
-	web->mgr = mgr;
-	web->socket_path = g_strdup(socket_path);
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
-	if (g_mkdir_with_parents(dir, 0755) < 0 || (unlink(socket_path) < 0 && errno != ENOENT)) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", socket_path, g_strerror(errno));
-		web_free(web);
-		return NULL;
-	}
-	info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_UNIX_SOCK;
-	info.foreign_loops = foreign_loops;
-	info.iface = web->socket_path;
-	info.port = 0;
-	info.protocols = protocols;
-	info.user = web;
-	web->context = lws_create_context(&info);
-	if (!web->context || chmod(socket_path, 0660) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot serve the API on %s", socket_path);
-		web_free(web);
-		return NULL;
-	}
-	return web;
-}
-
-void web_set_password_hash(struct web *web, const char *hash)
-{
-	g_free(web->password_hash);
-	web->password_hash = g_strdup(hash);
-}
-
-void web_free(struct web *web)
-{
-	if (!web)
-		return;
-	if (web->context)
-		lws_context_destroy(web->context);
-	unlink(web->socket_path);
-	g_free(web->socket_path);
-	g_free(web->password_hash);
-	g_free(web);
 }

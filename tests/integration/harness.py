@@ -152,18 +152,20 @@ class World:
         return self.control("GetReceived", "(s)", address, reply="(a(xsay))")[0]
 
     # -- the gateway --
-    def write_config(self, bands, extra="", adapter="hci0", gateway_extra="", mqtt="enabled = false\n"):
-        """gateway_extra: more lines of [gateway]; mqtt: the lines of [mqtt]; extra: text appended at the end
-        (after [web])."""
+    def write_config(self, bands, extra="", adapter="hci0", gateway_extra="", mqtt="enabled = false\n",
+                     web="listen =\n"):
+        """gateway_extra: more lines of [gateway]; mqtt: the lines of [mqtt]; web: more lines of [web] (by
+        default no LAN listener: tests run side by side); extra: text appended at the end (after [web])."""
         path = os.path.join(self.dir, "bandgate.conf")
         with open(path, "w") as f:
             f.write(f"[gateway]\nadapter = {adapter}\ndatabase = {self.database}\nbands = {';'.join(bands)}\n"
-                    f"{gateway_extra}[mqtt]\n{mqtt}[web]\nsocket = {self.socket}\n{extra}")
+                    f"{gateway_extra}[mqtt]\n{mqtt}[web]\nsocket = {self.socket}\n{web}{extra}")
         return path
 
-    def start_gateway(self, bands, adapter="hci0", gateway_extra="", mqtt="enabled = false\n", wrap=()):
+    def start_gateway(self, bands, adapter="hci0", gateway_extra="", mqtt="enabled = false\n", wrap=(),
+                      web="listen =\n"):
         """wrap: a command the daemon runs under (it ends by exec'ing its arguments)."""
-        conf = self.write_config(bands, adapter=adapter, gateway_extra=gateway_extra, mqtt=mqtt)
+        conf = self.write_config(bands, adapter=adapter, gateway_extra=gateway_extra, mqtt=mqtt, web=web)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.gateway = Process([*wrap, os.environ["BANDGATE"], "run", "--config", conf], env=env)
         # The socket file exists from bind(), a moment before listen(): wait until it answers.

@@ -35,16 +35,90 @@ static void test_routes(void)
 	check("/api/v1/bands/zz", false, ROUTE_ERROR, 400);
 	check("/api/v1/bands/", false, ROUTE_ERROR, 400);
 	check("/api/v1/bands/c80f10aabbcc0/actions/sync", true, ROUTE_ERROR, 400);
-	check("/", false, ROUTE_ERROR, 404);
+	check("/", false, ROUTE_ASSET, 0);
+	check("/", true, ROUTE_ERROR, 405);
 	check("/api/v1/bandsx", false, ROUTE_ERROR, 404);
-	check("/../etc/passwd", false, ROUTE_ERROR, 404);
+	check("/api/v1/nothing", false, ROUTE_ERROR, 404);
+	check("/../etc/passwd", false, ROUTE_ASSET, 0); /* looked up by exact name among the embedded files: 404 */
 	check("", false, ROUTE_ERROR, 404);
+	check("/api/v1/login", true, ROUTE_LOGIN, 0);
+	check("/api/v1/login", false, ROUTE_ERROR, 405);
+	check("/api/v1/logout", true, ROUTE_LOGOUT, 0);
+	check("/api/v1/session", false, ROUTE_SESSION, 0);
+	check("/api/v1/health", false, ROUTE_HEALTH, 0);
+	check("/api/v1/health", true, ROUTE_ERROR, 405);
+	check("/ws", false, ROUTE_WS, 0);
+	check("/api/v1/bands/c80f10aabbcc/activity", false, ROUTE_BAND_ACTIVITY, 0);
+	check("/api/v1/bands/c80f10aabbcc/activity", true, ROUTE_ERROR, 405);
+	check("/api/v1/bands/c80f10aabbcc/events", false, ROUTE_BAND_EVENTS, 0);
+	check("/api/v1/bands/c80f10aabbcc/notifications", false, ROUTE_BAND_NOTIFICATIONS, 0);
+	check("/api/v1/bands/zz/events", false, ROUTE_ERROR, 400);
 	route_parse("/api/v1/bands/C8:0F:10:aa:bb:cc/actions/factory-reset", true, &r);
 	g_assert_cmpint(r.kind, ==, ROUTE_BAND_ACTION);
 	g_assert_cmpstr(r.address, ==, "C8:0F:10:AA:BB:CC");
 	g_assert_cmpstr(r.verb, ==, "factory-reset");
 	route_parse("/api/v1/bands/c80f10aabbcc", false, &r);
 	g_assert_cmpstr(r.address, ==, "C8:0F:10:AA:BB:CC");
+	g_assert_false(r.open);
+	/* What needs no session: health, the login and its question, the page's files. Nothing else. */
+	route_parse("/healthz", false, &r);
+	g_assert_true(r.open);
+	route_parse("/api/v1/login", true, &r);
+	g_assert_true(r.open);
+	route_parse("/app.js", false, &r);
+	g_assert_true(r.open);
+	route_parse("/metrics", false, &r);
+	g_assert_false(r.open);
+	route_parse("/api/v1/scan", true, &r);
+	g_assert_false(r.open);
+}
+
+static void check_query(const char *args, bool ok)
+{
+	g_auto(GStrv) parts = g_strsplit(args, "&", -1);
+	struct route_query q;
+	const char *why = NULL;
+	bool all = true;
+
+	route_query_init(&q);
+	for (char **p = parts; *p && all; p++)
+		all = route_query_arg(&q, *p, &why);
+	g_assert_true(all == ok);
+	if (!ok)
+		g_assert_true(why && *why);
+}
+
+static void test_query(void)
+{
+	struct route_query q;
+	const char *why = NULL;
+
+	check_query("from=0&to=86400&resolution=minute", true);
+	check_query("limit=1000", true);
+	check_query("limit=1001", false);
+	check_query("limit=0", false);
+	check_query("from=-1", false);
+	check_query("from=1e3", false);
+	check_query("from=1&from=2", false);
+	check_query("resolution=week", false);
+	check_query("colour=red", false);
+	check_query("from=99999999999999999999", false);
+	/* Defaults: the last day by hour; a span each resolution can answer. */
+	route_query_init(&q);
+	g_assert_true(route_query_range(&q, 1000000, &why));
+	g_assert_cmpint(q.to, ==, 1000000);
+	g_assert_cmpint(q.from, ==, 1000000 - 86400);
+	route_query_init(&q);
+	g_assert_true(route_query_arg(&q, "resolution=day", &why));
+	g_assert_true(route_query_range(&q, 10000000, &why));
+	g_assert_cmpint(q.from, ==, 10000000 - 30 * 86400);
+	route_query_init(&q);
+	g_assert_true(route_query_arg(&q, "from=100", &why) && route_query_arg(&q, "to=100", &why));
+	g_assert_false(route_query_range(&q, 1000, &why));
+	route_query_init(&q);
+	g_assert_true(route_query_arg(&q, "from=0", &why) && route_query_arg(&q, "resolution=minute", &why));
+	g_assert_true(route_query_arg(&q, "to=172801", &why));
+	g_assert_false(route_query_range(&q, 1000, &why)); /* a minute's span is two days at most */
 }
 
 static void check_body(const char *body, size_t len, bool ok, bool object)
@@ -80,5 +154,6 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/route/paths", test_routes);
 	g_test_add_func("/route/bodies", test_bodies);
+	g_test_add_func("/route/query", test_query);
 	return g_test_run();
 }

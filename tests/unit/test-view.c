@@ -10,7 +10,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cJSON, cJSON_Delete)
 
 static const char *const keys[] = { "id", "address", "state", "description", "connected", "steps", "distance",
 	                            "calories", "battery", "charging", "heart_rate", "last_sync", "sync",
-	                            "sync_error", "firmware", "rssi" };
+	                            "sync_error", "firmware", "rssi", "advice", "fault", "since", "tap_deadline" };
 
 static void test_unknown_is_null(void)
 {
@@ -23,7 +23,7 @@ static void test_unknown_is_null(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
 		g_assert_nonnull(cJSON_GetObjectItemCaseSensitive(o, keys[i]));
 	static const char *const nulls[] = { "steps", "distance", "calories", "battery", "heart_rate", "last_sync",
-		                             "sync_error", "firmware", "rssi" };
+		                             "sync_error", "firmware", "rssi", "since", "tap_deadline" };
 	for (size_t i = 0; i < G_N_ELEMENTS(nulls); i++)
 		g_assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, nulls[i])));
 	g_assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "connected")));
@@ -51,11 +51,51 @@ static void test_known_values(void)
 	g_assert_nonnull(strstr(text, "\"connected\":true"));
 }
 
+static const char *advice_of(struct manager_snapshot *s, char **ret)
+{
+	g_free(*ret);
+	*ret = view_advice(s);
+	return *ret;
+}
+
+/* The next step and where the fault is, for each case a person meets (issue 16's examples). */
+static void test_advice(void)
+{
+	struct manager_snapshot s = { .state = "awaiting-tap", .sync = "idle", .adapter = "powered",
+		                      .since = 1796245380, /* 22:03 in Berlin */ .tap_deadline = 1796245440 };
+	g_autofree char *a = NULL;
+	g_autoptr(cJSON) o = NULL;
+
+	g_assert_cmpstr(advice_of(&s, &a), ==, "Tap the band now");
+	g_assert_null(view_fault(&s));
+	o = view_band(&s);
+	g_assert_nonnull(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "tap_deadline")));
+	s.state = "auth-rejected";
+	g_assert_cmpstr(advice_of(&s, &a), ==, "Paired to another phone: press Re-pair");
+	g_assert_cmpstr(view_fault(&s), ==, "band");
+	s.state = "absent";
+	g_assert_true(g_str_has_prefix(advice_of(&s, &a), "Out of range since 22:03"));
+	g_assert_cmpstr(view_fault(&s), ==, "band");
+	s.state = "disconnected";
+	g_assert_cmpstr(view_fault(&s), ==, "link");
+	s.adapter = "resetting";
+	g_assert_cmpstr(advice_of(&s, &a), ==, "The adapter stopped answering: the gateway is resetting it");
+	g_assert_cmpstr(view_fault(&s), ==, "adapter");
+	s.adapter = "powered";
+	s.state = "ready";
+	s.connected = true;
+	g_assert_null(advice_of(&s, &a));
+	g_assert_null(view_fault(&s));
+	s.sync = "failed";
+	g_assert_nonnull(strstr(advice_of(&s, &a), "Sync now"));
+}
+
 int main(int argc, char **argv)
 {
 	g_setenv("TZ", "Europe/Berlin", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/view/unknown-is-null", test_unknown_is_null);
 	g_test_add_func("/view/known", test_known_values);
+	g_test_add_func("/view/advice", test_advice);
 	return g_test_run();
 }

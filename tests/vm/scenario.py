@@ -182,7 +182,7 @@ class Scenario:
         conf = os.path.join(self.dir, "bandgate.conf")
         with open(conf, "w") as f:
             f.write(f"[gateway]\nid = {GATEWAY_ID}\nadapter = hci0\ndatabase = {self.database}\n"
-                    f"[mqtt]\nhost = 127.0.0.1\nport = {self.broker_port}\n[web]\nsocket = {self.socket}\n")
+                    f"[mqtt]\nhost = 127.0.0.1\nport = {self.broker_port}\n[web]\nsocket = {self.socket}\nlisten =\n")
         self.runs += 1
         self.gateway = Process([self.bandgate, "run", "--config", conf],
                                env=dict(os.environ, G_MESSAGES_DEBUG="all"))
