@@ -3,7 +3,8 @@
 # this machine's real Bluetooth or system bus is touched. Installs what it needs; safe to run twice.
 # It runs the simulator (bandgate-sim) as bluetoothd and the band, then the gateway, which pairs the band (the
 # simulated wearer taps it) and keeps it connected; the CLI shows the band reach "ready". A local mosquitto on
-# a free loopback port carries everything over MQTT, with Home Assistant discovery.
+# a free loopback port carries everything over MQTT, with Home Assistant discovery; the dashboard listens on
+# another free loopback port, and its URL and first-start password are printed.
 # Usage: deploy/demo.sh [bandgate-sim options...]     Stop it with Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
@@ -51,8 +52,13 @@ i=0; while ! grep -q '^ready$' "$run/sim.out" 2>/dev/null; do
 done
 band=$(sed -n 's/^band //p' "$run/sim.out" | head -n 1)
 
-# A broker of our own on a free loopback port, so that a broker already on this machine is left alone.
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A broker of our own on a free loopback port, so that a broker already on this machine is left alone; the
+# dashboard on another.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+web_port=$(free_port)
 printf 'user root\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$run/mosquitto.conf"
 mosquitto -c "$run/mosquitto.conf" > "$run/mosquitto.log" 2>&1 &
 broker_pid=$!
@@ -69,6 +75,7 @@ host = 127.0.0.1
 port = $port
 [web]
 socket = $run/api.sock
+listen = 127.0.0.1:$web_port
 CONF
 DBUS_SYSTEM_BUS_ADDRESS=$address build/release/gateway/bandgate run --config "$run/bandgate.conf" \
   2> "$run/bandgate.log" &
@@ -83,10 +90,16 @@ i=0; until bandgate status --json 2>/dev/null | grep -Eq '"state":[[:space:]]*"r
 done
 grep -o 'band .*: .* -> .*' "$run/bandgate.log" | sed 's/^/  /'
 bandgate status
+# The first start made a random password and logged it this once.
+password=$(sed -n "s/.*the dashboard's password is \([^ ]*\) .*/\1/p" "$run/bandgate.log" | head -n 1)
 
 cat <<MSG
 
 bandgate demo: a simulated Mi Band 2 behind a fake bluetoothd 5.66, on a private bus.
+
+  dashboard      http://127.0.0.1:$web_port/
+  password       $password
+
   bus            $address
   adapter        /org/bluez/hci0
   band(s)        $(sed -n 's/^band //p' "$run/sim.out" | tr '\n' ' ')

@@ -65,7 +65,7 @@ static const struct key_def keys[] = {
 	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false,
 	  "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080, or empty for no dashboard on the LAN", 0, 0 },
 	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
-	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", false,
+	{ "web", "password_hash", KEY_STRING, F(web_password_hash), "", true,
 	  "a yescrypt hash ($y$...), or empty: 'bandgate passwd' keeps it in web-password beside the database", 0, 0 },
 	{ "web", "tls_cert", KEY_PATH_OPT, F(web_tls_cert), "", false, "an absolute path, or empty", 0, 0 },
 	{ "web", "tls_key", KEY_PATH_OPT, F(web_tls_key), "", false, "an absolute path, or empty", 0, 0 },

@@ -102,7 +102,14 @@ static void reload_key(const char *group, const char *key, bool reloadable, void
 		g_warning("reload: [%s] %s changed; it takes effect after a restart", group, key);
 		return;
 	}
-	/* The one reloadable key today: bands to manage (added; a band is forgotten with `bandgate forget`). */
+	/* The dashboard's password hash: load_password() reads it after the keys, as the password file. */
+	if (strcmp(key, "password_hash") == 0) {
+		g_free(d->cfg.web_password_hash);
+		d->cfg.web_password_hash = g_strdup(d->fresh->web_password_hash);
+		g_message("reload: [%s] %s applied", group, key);
+		return;
+	}
+	/* Bands to manage (added; a band is forgotten with `bandgate forget`). */
 	g_assert(strcmp(key, "bands") == 0);
 	for (char **a = d->fresh->bands; a && *a; a++)
 		if (!manager_add(d->manager, *a, &error)) {

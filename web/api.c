@@ -149,9 +149,7 @@ static void post_band(struct web *web, struct pss *pss, const cJSON *body)
 	char parsed[ADDRESS_SIZE];
 
 	if (a && address_parse(a, strlen(a), parsed))
-		a = parsed; /* the id form too, as in URLs */
-	else
-		a = NULL;
+		a = parsed; /* the id form too, as in URLs; anything else gets manager_add()'s error, naming it */
 	if (!a)
 		web_reply_error(pss, 400, "give the band as {\"address\": \"C8:0F:10:11:22:33\"}");
 	else if (!manager_add(web->mgr, a, &error))

@@ -51,6 +51,8 @@ static void test_defaults(void)
 	g_assert_cmpstr(cfg.web_listen, ==, "0.0.0.0:8080");
 	g_assert_cmpstr(cfg.web_socket, ==, "/run/bandgate/api.sock");
 	g_assert_cmpstr(cfg.web_password_hash, ==, "");
+	g_assert_cmpuint(cfg.web_session_timeout, ==, 43200);
+	g_assert_false(cfg.web_metrics_public);
 	g_assert_true(strlen(cfg.gateway_id) > 0);
 	config_clear(&cfg);
 }
@@ -70,7 +72,9 @@ static void test_values(void)
 	                              "discovery = per-component\n"
 	                              "base_topic = home/bands\n"
 	                              "[web]\n"
-	                              "listen = [::]:9090\n",
+	                              "listen = [::]:9090\n"
+	                              "session_timeout = 600\n"
+	                              "metrics_public = true\n",
 	                              &cfg);
 
 	g_assert_null(error);
@@ -84,7 +88,20 @@ static void test_values(void)
 	g_assert_cmpint(cfg.mqtt_discovery, ==, CONFIG_DISCOVERY_PER_COMPONENT);
 	g_assert_cmpstr(cfg.mqtt_base_topic, ==, "home/bands");
 	g_assert_cmpstr(cfg.web_listen, ==, "[::]:9090");
+	g_assert_cmpuint(cfg.web_session_timeout, ==, 600);
+	g_assert_true(cfg.web_metrics_public);
 	g_assert_cmpstr(cfg.mqtt_host, ==, "localhost"); /* untouched keys keep their defaults */
+	config_clear(&cfg);
+}
+
+/* An empty [web] listen turns the LAN listener off: accepted, and kept empty. */
+static void test_no_listener(void)
+{
+	struct config cfg;
+	g_autofree char *error = load("[web]\nlisten =\n", &cfg);
+
+	g_assert_null(error);
+	g_assert_cmpstr(cfg.web_listen, ==, "");
 	config_clear(&cfg);
 }
 
@@ -118,6 +135,8 @@ static void test_errors(void)
 		{ "[web]\nlisten = 8080\n", ":2: [web] listen" },
 		{ "[web]\nlisten = ::1:8080\n", ":2: [web] listen" },
 		{ "[web]\ntls_cert = cert.pem\n", ":2: [web] tls_cert" },
+		{ "[web]\nsession_timeout = 4\n", ":2: [web] session_timeout: '4' is not valid: seconds" },
+		{ "[web]\nmetrics_public = 1\n", ":2: [web] metrics_public" },
 		{ "[gateway]\nid = \xff\xfe\n", "not UTF-8" },
 	};
 
@@ -178,6 +197,7 @@ static void test_secret_not_dumped(void)
 static void test_reloadable(void)
 {
 	g_assert_true(config_key_reloadable("gateway", "bands"));
+	g_assert_true(config_key_reloadable("web", "password_hash"));
 	g_assert_false(config_key_reloadable("mqtt", "port"));
 	g_assert_false(config_key_reloadable("mqtt", "nonexistent"));
 }
@@ -199,6 +219,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/values", test_values);
+	g_test_add_func("/config/no-listener", test_no_listener);
 	g_test_add_func("/config/errors", test_errors);
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/dump-round-trip", test_dump_round_trip);
