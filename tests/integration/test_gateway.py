@@ -360,9 +360,12 @@ class Daemon(Gateway):
                                os.path.join(self.world.dir, "bandgate.conf")], capture_output=True, text=True).stdout
         keys = [(g, line.split(" = ")[0]) for g, line in self.keys_of(dump)]
         self.assertIn(("gateway", "sync_interval"), keys)
+        new_hash = self.password_hash("a new password")
         changed = {"gateway": f"bands = {self.addr}\nid = renamed\nadapter_watchdog = 7\nsync_interval = 120\n"
                               "retention_days = 9\nheart_rate_interval = 3\n",
-                   "mqtt": "enabled = false\nport = 1884\n", "web": f"socket = {self.world.socket}\nlisten = 127.0.0.1:1\n"}
+                   "mqtt": "enabled = false\nport = 1884\n",
+                   "web": f"socket = {self.world.socket}\nlisten = 127.0.0.1:1\npassword_hash = {new_hash}\n"}
+        self.assertEqual(self.world.api("POST", "/api/v1/login", {"password": "a new password"})[0], 401)
         with open(os.path.join(self.world.dir, "bandgate.conf"), "w") as f:
             f.write(f"[gateway]\nadapter = hci0\ndatabase = {self.world.database}\n{changed['gateway']}"
                     f"[mqtt]\n{changed['mqtt']}[web]\n{changed['web']}")
@@ -376,9 +379,25 @@ class Daemon(Gateway):
                            ("web", "listen")):
             self.assertIn(f"reload: [{group}] {key} changed; it takes effect after a restart", log)
         self.assertEqual(log.count("takes effect after a restart"), 7, log)
-        # What the table marks reloadable is what the daemon applies: bands, and nothing it would only name.
+        # What the table marks reloadable is what the daemon applies: bands and the dashboard's password hash
+        # (a login with the new password works now), and nothing it would only name.
         reloadable = [line.split(": [")[1].split(" applied")[0] for line in log.splitlines() if " applied" in line]
-        self.assertEqual(reloadable, ["gateway] bands"])
+        self.assertEqual(reloadable, ["gateway] bands", "web] password_hash"])
+        status, body = self.world.api("POST", "/api/v1/login", {"password": "a new password"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body["csrf"]), 64)
+
+    def password_hash(self, password):
+        """A yescrypt hash as `bandgate passwd` makes it (in web-password beside a scratch database)."""
+        scratch = os.path.join(self.world.dir, "scratch")
+        os.makedirs(scratch, exist_ok=True)
+        conf = os.path.join(scratch, "bandgate.conf")
+        with open(conf, "w") as f:
+            f.write(f"[gateway]\ndatabase = {scratch}/bandgate.db\n")
+        subprocess.run([os.environ["BANDGATE"], "passwd", "--stdin", "--config", conf], check=True,
+                       input=f"{password}\n{password}\n", text=True, capture_output=True)
+        with open(os.path.join(scratch, "web-password")) as f:
+            return f.read().strip()
 
     @staticmethod
     def keys_of(dump):
