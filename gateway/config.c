@@ -61,7 +61,8 @@ static const struct key_def keys[] = {
 	{ "mqtt", "discovery_prefix", KEY_TOPIC, F(mqtt_discovery_prefix), "homeassistant", false,
 	  "topic levels without '+', '#', spaces or a leading or trailing '/'", 0, 0 },
 	{ "mqtt", "discovery", KEY_DISCOVERY, F(mqtt_discovery), "device", false, "device or per-component", 0, 0 },
-	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false, "true or false", 0, 0 },
+	{ "web", "enabled", KEY_BOOL, F(web_enabled), "true", false,
+	  "true or false; false turns the LAN dashboard off (the CLI's socket stays)", 0, 0 },
 	{ "web", "listen", KEY_LISTEN, F(web_listen), "0.0.0.0:8080", false,
 	  "HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080, or empty for no dashboard on the LAN", 0, 0 },
 	{ "web", "socket", KEY_PATH, F(web_socket), "/run/bandgate/api.sock", false, "an absolute path", 0, 0 },
@@ -427,6 +428,20 @@ void config_changes(const struct config *old, const struct config *fresh, config
 		if (strcmp(a, b) != 0)
 			fn(keys[i].group, keys[i].key, keys[i].reloadable, user_data);
 	}
+}
+
+char *config_reference(void)
+{
+	GString *out = g_string_new("| key | default | values | on SIGHUP |\n|---|---|---|---|\n");
+
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+		const struct key_def *k = &keys[i];
+
+		g_string_append_printf(out, "| `[%s] %s` | %s%s%s | %s | %s |\n", k->group, k->key,
+		                       k->def && *k->def ? "`" : "", k->def ? (*k->def ? k->def : "(empty)") : "the host name",
+		                       k->def && *k->def ? "`" : "", k->hint, k->reloadable ? "applied" : "restart");
+	}
+	return g_string_free(out, FALSE);
 }
 
 char *config_dump(const struct config *cfg)

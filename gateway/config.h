@@ -53,6 +53,9 @@ void config_clear(struct config *cfg);
 bool config_load(struct config *cfg, const char *path, GError **error);
 /* The same from text of len bytes (NUL-terminated at len), named name in the errors: the fuzzer's way in. */
 bool config_load_data(struct config *cfg, const char *name, const char *text, size_t len, GError **error);
+/* Every key with its default, its values and whether SIGHUP applies it, as a Markdown table (--config-reference;
+ * the README carries it, and a test keeps the two the same). */
+char *config_reference(void);
 /* The effective configuration as INI text, every key, for --check-config. */
 char *config_dump(const struct config *cfg);
 /* Whether a change of group/key can be applied by SIGHUP without a restart. */

@@ -36,6 +36,7 @@ static void usage(FILE *out)
 	      "                (reads the database named in the config, beside the running daemon)\n"
 	      "       bandgate passwd [--stdin]   set the dashboard's password (twice: typed, or two lines on stdin)\n"
 	      "       bandgate --check-config [--config FILE]   (or -n) validate and print the effective config\n"
+	      "       bandgate --config-reference   every config key, its default and values (Markdown)\n"
 	      "       bandgate --help | --version\n"
 	      "A Bluetooth-LE-to-network gateway for the Xiaomi Mi Band 2.\n"
 	      "Default config: " CONFIG_DEFAULT_PATH " (every key optional; without the file, the defaults).\n", out);
@@ -328,6 +329,11 @@ int main(int argc, char **argv)
 			return EXITCODE_OK;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return EXITCODE_OK;
+		} else if (strcmp(argv[i], "--config-reference") == 0) {
+			g_autofree char *table = config_reference();
+
+			fputs(table, stdout);
 			return EXITCODE_OK;
 		} else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "-n") == 0) {
 			check = true;
