@@ -9,7 +9,9 @@ char *view_time(int64_t utc)
 {
 	g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(utc);
 
-	return t ? g_date_time_format_iso8601(t) : NULL;
+	/* Not g_date_time_format_iso8601(): it writes "+02" for a whole-hour offset, which RFC 3339 (and so a
+	 * browser's Date and Home Assistant's parser) refuses. */
+	return t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 }
 
 static void add_number(cJSON *o, const char *name, long value, bool known)

@@ -17,5 +17,6 @@ cJSON *view_band(const struct manager_snapshot *s);
 char *view_advice(const struct manager_snapshot *s);
 /* Where the fault lies while the band is not ready: "band", "link" or "adapter"; NULL when none. */
 const char *view_fault(const struct manager_snapshot *s);
-/* A UTC second as ISO 8601 in local time with its offset ("2026-12-06T21:03:00+01:00"); NULL if out of range. */
+/* A UTC second as RFC 3339 in local time with its offset ("2026-12-06T21:03:00+01:00", always with the minutes);
+ * NULL if out of range. */
 char *view_time(int64_t utc);

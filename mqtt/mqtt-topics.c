@@ -23,9 +23,7 @@ char *mqtt_topic(const struct mqtt *m, const char *id, const char *leaf)
 
 static char *iso_now(void)
 {
-	g_autoptr(GDateTime) t = g_date_time_new_now_local();
-
-	return g_date_time_format_iso8601(t);
+	return view_time(g_get_real_time() / G_USEC_PER_SEC);
 }
 
 /* The band's view (view.h), the same object the API serves. */

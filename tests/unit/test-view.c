@@ -45,6 +45,7 @@ static void test_known_values(void)
 	g_assert_cmpfloat(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "rssi")), ==, -60);
 	g_assert_cmpstr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "sync_error")), ==, "why");
 	g_assert_nonnull(t);
+	g_assert_true(g_str_has_suffix(t, "+01:00")); /* RFC 3339: the offset with its minutes, never "+01" */
 	g_autoptr(GDateTime) back = g_date_time_new_from_iso8601(t, NULL);
 	g_assert_nonnull(back);
 	g_assert_cmpint(g_date_time_to_unix(back), ==, 1796245380);
