@@ -14,6 +14,7 @@ const PRESS_SHOWN_MS = 5000;       /* how long "Button pressed at …" stays on 
 const BACKOFF_MIN_MS = 1000, BACKOFF_MAX_MS = 10000;
 const SCAN_POLL_MS = 2000, SCAN_POLL_FOR_MS = 12000; /* the gateway scans for 10 s; poll a little longer */
 const NOTIFY_MAX_BYTES = 1024;
+const SESSION_ENDED = "Your session has ended (it timed out, or the gateway restarted): log in again.";
 const HOUR_S = 3600;
 
 const app = {
@@ -76,10 +77,19 @@ function fmtDuration(s) {
 	return `${s} s`;
 }
 
-/* "5 min ago", for times the gateway sends as ISO 8601 with an offset. A gateway clock slightly ahead of the
- * browser's would give a negative age: that is "just now" too. */
+/* A time the gateway sends: ISO 8601 with an offset, as GLib writes it. Its offset may be "+02" (GLib leaves
+ * out zero minutes) or "+0200", which Date.parse does not read: it wants "+02:00". NaN for anything else. */
+function parseTime(iso) {
+	if (typeof iso !== "string")
+		return NaN;
+	return Date.parse(iso.replace(/(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2}):?(\d{2})?$/,
+		(m, time, hours, minutes) => `${time}${hours}:${minutes || "00"}`));
+}
+
+/* "5 min ago". A gateway clock slightly ahead of the browser's would give a negative age: that is "just now"
+ * too. */
 function fmtAgo(iso) {
-	const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+	const s = Math.round((Date.now() - parseTime(iso)) / 1000);
 	if (!Number.isFinite(s))
 		return "—";
 	if (s < 10)
@@ -94,13 +104,13 @@ function fmtAgo(iso) {
 }
 
 function fmtClock(iso) {
-	const d = new Date(iso);
+	const d = new Date(parseTime(iso));
 	return Number.isNaN(d.getTime()) ? "—" : d.toLocaleTimeString();
 }
 
 /* A clock time for today, a date and a time otherwise. */
 function fmtWhen(iso) {
-	const d = new Date(iso);
+	const d = new Date(parseTime(iso));
 	if (Number.isNaN(d.getTime()))
 		return "—";
 	if (d.toDateString() === new Date().toDateString())
@@ -158,7 +168,7 @@ async function call(method, path, body) {
 	if (r.status === 403 && method !== "GET" && await refreshCsrf())
 		r = await request(method, path, body);
 	if (r.status === 401)
-		showLogin();
+		showLogin(SESSION_ENDED);
 	return r;
 }
 
@@ -166,8 +176,13 @@ const bandPath = (b, rest) => `/bands/${encodeURIComponent(b.id)}${rest}`;
 
 /* ---- login and the page's two faces ---- */
 
-function showLogin() {
+/* note: why the form is back, when it is not the person's own doing (a session that timed out, or ended with a
+ * restart of the gateway, which keeps sessions in memory only). */
+function showLogin(note = "") {
+	const was = app.started;
 	stopDashboard();
+	if (was) /* the first of several requests that found the session gone says why */
+		setText(byId("login-note"), note);
 	byId("loading").hidden = true;
 	byId("login").hidden = false;
 	byId("password").focus();
@@ -216,6 +231,7 @@ async function onLogin(event) {
 	button.disabled = false;
 	if (r.ok) {
 		input.value = "";
+		setText(byId("login-note"), "");
 		app.csrf = r.data && typeof r.data.csrf === "string" ? r.data.csrf : null;
 		if (!app.csrf)
 			await refreshCsrf();
@@ -261,8 +277,11 @@ async function checkSession() {
 
 /* ---- the live socket ---- */
 
+/* While the gateway does not answer, the banner says so and what the page shows is greyed: it is as old as the
+ * banner. */
 function setOffline(offline) {
 	byId("offline").hidden = !offline;
+	document.body.classList.toggle("is-offline", offline);
 }
 
 function wsConnect() {
@@ -297,7 +316,7 @@ async function wsClosed() {
 	if (!app.started)
 		return;
 	if (r.status === 401) {
-		showLogin();
+		showLogin(SESSION_ENDED);
 		return;
 	}
 	if (r.ok && r.data && typeof r.data.csrf === "string")
@@ -537,14 +556,14 @@ function updateLastSync(b) {
 	setText(el, iso ? fmtAgo(iso) : "never");
 	if (iso) {
 		el.dateTime = iso;
-		el.title = new Date(iso).toLocaleString();
+		el.title = new Date(parseTime(iso)).toLocaleString();
 	}
 }
 
 /* While the band waits for its wearer's tap, the seconds left until the gateway gives up. */
 function updateCountdown(b) {
 	const v = b.view, el = b.el["tap-countdown"];
-	const deadline = v.state === "awaiting-tap" && v.tap_deadline ? Date.parse(v.tap_deadline) : NaN;
+	const deadline = v.state === "awaiting-tap" && v.tap_deadline ? parseTime(v.tap_deadline) : NaN;
 	el.hidden = !Number.isFinite(deadline);
 	if (!el.hidden)
 		setText(el, `${Math.max(0, Math.ceil((deadline - Date.now()) / 1000))} s left`);
@@ -898,8 +917,10 @@ function chartSummary(slots, total) {
 		return "No activity stored for this range yet.";
 	const hr = slots.flatMap((s) => s.hr);
 	let text = `${fmtInt(total)} steps in all (bars).`;
-	if (hr.length)
-		text += ` Heart rate ${Math.round(Math.min(...hr))}–${Math.round(Math.max(...hr))} bpm (line, right scale).`;
+	if (hr.length) {
+		const lo = Math.round(Math.min(...hr)), hi = Math.round(Math.max(...hr));
+		text += ` Heart rate ${lo === hi ? lo : `${lo}–${hi}`} bpm (line, right scale).`;
+	}
 	return text;
 }
 
