@@ -47,6 +47,8 @@ struct live {
 	int heart_rate;             /* the newest reading, live or from the history; -1: none known */
 	int64_t heart_rate_time;    /* UTC s of it */
 	unsigned connections;       /* times it became ready since start */
+	int64_t last_sync;          /* UTC s of the last complete sync, as stored; valid once last_sync_known */
+	bool last_sync_known;       /* read from the database once, then kept here as syncs complete */
 };
 
 static inline int64_t manager_now_s(void)

@@ -85,10 +85,16 @@ static bool on_history(struct band *band, int64_t first, int tz, const struct mi
 static void on_sync_done(struct band *band, bool ok, const char *why, void *user_data)
 {
 	struct manager *mgr = user_data;
+	struct live *l = manager_live_of(mgr, band);
 	g_autoptr(GError) error = NULL;
+	int64_t now = manager_now_s();
 
-	if (ok && !db_sync_done(mgr->db, band_address(band), manager_now_s(), &error))
+	if (ok && !db_sync_done(mgr->db, band_address(band), now, &error)) {
 		band_log(band, G_LOG_LEVEL_WARNING, "%s", error->message);
+	} else if (ok) {
+		l->last_sync = now;
+		l->last_sync_known = true;
+	}
 	if (!ok)
 		on_event(band, "sync-failed", why, mgr);
 	manager_emit(mgr, HUB_BAND_CHANGED, band_address(band));
@@ -649,8 +655,10 @@ void manager_snapshot(struct manager *mgr, struct band *band, struct manager_sna
 	ret->battery = band_battery(band) >= 0 ? band_battery(band) : l->battery;
 	ret->charging = band_battery(band) >= 0 ? band_charging(band) : l->charging;
 	ret->heart_rate = l->heart_rate;
-	if (!db_sync_get(mgr->db, band_address(band), &cursor, &ret->last_sync, NULL))
-		ret->last_sync = 0;
+	/* Read once: a front asks for the view on every request and every change (the web's hot path). */
+	if (!l->last_sync_known && db_sync_get(mgr->db, band_address(band), &cursor, &l->last_sync, NULL))
+		l->last_sync_known = true;
+	ret->last_sync = l->last_sync_known ? l->last_sync : 0;
 	ret->sync = band_sync_state(band);
 	ret->sync_error = band_sync_error(band);
 	ret->firmware = band_firmware(band);

@@ -5,9 +5,33 @@
 #include "manager.h"
 #include "view.h"
 
+/* The local zone, looked up again once a minute: GLib re-reads /etc/localtime on every local time otherwise,
+ * and the web formats a dozen times per request. */
+static GTimeZone *local_zone(void)
+{
+	static GTimeZone *zone;
+	static int64_t loaded_us;
+	int64_t now = g_get_monotonic_time();
+
+	if (!zone || now - loaded_us > 60 * G_USEC_PER_SEC) {
+		if (zone)
+			g_time_zone_unref(zone);
+		zone = g_time_zone_new_local();
+		loaded_us = now;
+	}
+	return zone;
+}
+
+static GDateTime *local_time(int64_t utc)
+{
+	g_autoptr(GDateTime) u = g_date_time_new_from_unix_utc(utc);
+
+	return u ? g_date_time_to_timezone(u, local_zone()) : NULL;
+}
+
 char *view_time(int64_t utc)
 {
-	g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(utc);
+	g_autoptr(GDateTime) t = local_time(utc);
 
 	/* Not g_date_time_format_iso8601(): it writes "+02" for a whole-hour offset, which RFC 3339 (and so a
 	 * browser's Date and Home Assistant's parser) refuses. */
@@ -33,7 +57,7 @@ static void add_string(cJSON *o, const char *name, const char *value)
 /* "14:02" in local time, for the advice's "since". */
 static char *clock_of(int64_t utc)
 {
-	g_autoptr(GDateTime) t = utc ? g_date_time_new_from_unix_local(utc) : NULL;
+	g_autoptr(GDateTime) t = utc ? local_time(utc) : NULL;
 
 	return t ? g_date_time_format(t, "%H:%M") : g_strdup("start");
 }
