@@ -10,6 +10,7 @@
 void manager_power_cycle(struct manager *mgr, const char *why, bool spaced)
 {
 	int64_t now = g_get_monotonic_time();
+	g_autoptr(GError) error = NULL;
 
 	if (spaced && mgr->last_power_cycle_us && now - mgr->last_power_cycle_us < POWER_CYCLE_SPACING_US) {
 		g_message("not power-cycling the adapter (%s): it was power-cycled less than a minute ago", why);
@@ -19,6 +20,9 @@ void manager_power_cycle(struct manager *mgr, const char *why, bool spaced)
 	mgr->last_advert_us = now;
 	mgr->adapter_resets++;
 	g_message("power-cycling the adapter: %s", why);
+	/* An event of the gateway itself: every band's timeline shows it. */
+	if (!db_event_add(mgr->db, NULL, manager_now_s(), "adapter-reset", why, &error))
+		g_warning("the adapter reset was not recorded: %s", error->message);
 	bluez_adapter_power_cycle(mgr->bz);
 }
 

@@ -256,6 +256,19 @@ GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsi
 	return stmt ? db_collect(db, stmt, read_event_row, event_free, error) : NULL;
 }
 
+GPtrArray *db_event_timeline(struct db *db, const char *address, unsigned limit, GError **error)
+{
+	int64_t max = limit ? (int64_t)limit : -1;
+	char addr[ADDRESS_SIZE];
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	if (!db_normalise(address, addr, error))
+		return NULL;
+	stmt = db_query(db, "SELECT " EVENT_COLUMNS " FROM events WHERE address = ?1 OR address IS NULL"
+	                " ORDER BY time DESC, id DESC LIMIT ?2", ARGS(ARG_TEXT(addr), ARG_INT(max)), error);
+	return stmt ? db_collect(db, stmt, read_event_row, event_free, error) : NULL;
+}
+
 /* ---- live values ---- */
 
 /* "YYYY-MM-DD" and a real date: the band's own clock is the source and may be garbage. */

@@ -80,6 +80,9 @@ bool db_event_add(struct db *db, const char *address, int64_t when, const char *
 /* Events at or after since, newest first, at most limit of them (0: no limit), as struct db_event *; the
  * array frees its elements. address NULL lists the events of every band and of the gateway. */
 GPtrArray *db_event_list(struct db *db, const char *address, int64_t since, unsigned limit, GError **error);
+/* A band's timeline: its events and the gateway's own (an adapter reset concerns every band), newest first, at
+ * most limit (0: all), as struct db_event *. */
+GPtrArray *db_event_timeline(struct db *db, const char *address, unsigned limit, GError **error);
 
 /* ---- activity history (db-history.c): one row per band and minute, from the band (miband2-protocol.md §10) ---- */
 

@@ -328,38 +328,21 @@ static cJSON *event_json(const struct db_event *e)
 	return o;
 }
 
-static gint newest_first(gconstpointer a, gconstpointer b)
-{
-	const struct db_event *x = *(const struct db_event *const *)a, *y = *(const struct db_event *const *)b;
-
-	if (x->when != y->when)
-		return x->when < y->when ? 1 : -1;
-	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
-}
-
 /* The band's events and the gateway's own (adapter resets: they concern every band), newest first. */
 static void get_events(struct web *web, struct pss *pss, const char *address)
 {
-	unsigned limit = pss->query.limit ? pss->query.limit : LIST_DEFAULT;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) own = db_event_list(web->db, address, 0, limit, &error);
-	g_autoptr(GPtrArray) all = own ? db_event_list(web->db, NULL, 0, limit * 4, &error) : NULL;
-	g_autoptr(GPtrArray) merged = g_ptr_array_new();
+	g_autoptr(GPtrArray) rows = db_event_timeline(web->db, address, pss->query.limit ? pss->query.limit : LIST_DEFAULT,
+	                                              &error);
 	cJSON *list;
 
-	if (!own || !all) {
+	if (!rows) {
 		reply_storage_error(pss, error);
 		return;
 	}
-	for (guint i = 0; i < own->len; i++)
-		g_ptr_array_add(merged, own->pdata[i]);
-	for (guint i = 0; i < all->len; i++)
-		if (!((struct db_event *)all->pdata[i])->address[0])
-			g_ptr_array_add(merged, all->pdata[i]);
-	g_ptr_array_sort(merged, newest_first);
 	list = cJSON_CreateArray();
-	for (guint i = 0; i < merged->len && i < limit; i++)
-		cJSON_AddItemToArray(list, event_json(merged->pdata[i]));
+	for (guint i = 0; i < rows->len; i++)
+		cJSON_AddItemToArray(list, event_json(rows->pdata[i]));
 	web_reply(pss, 200, list);
 }
 

@@ -7,8 +7,27 @@
 #include <string.h>
 
 #include "auth.h"
+#include "ratelimit.h"
 #include "session.h"
 #include "web-private.h"
+
+/* A client sends refused requests as fast as it likes: each kind of refusal is logged a few times a minute and the
+ * rest counted (STYLE.md: repeating warnings are rate-limited), with a limiter per kind of line kept beside it, as
+ * systemd's log_ratelimit_*() keep one per call site. */
+#define REFUSAL_LOGS_PER_MIN 10
+#define REFUSAL_LOG_LIMIT RATELIMIT_INIT(60 * G_USEC_PER_SEC, REFUSAL_LOGS_PER_MIN)
+
+/* Whether this refusal may be logged now; if others were not, a line says how many first. */
+static bool refusal_logged(struct ratelimit *limit, const char *what)
+{
+	unsigned held = 0;
+
+	if (!ratelimit_below(limit, g_get_monotonic_time(), &held))
+		return false;
+	if (held)
+		g_message("web: %u more %s were refused meanwhile, not logged", held, what);
+	return true;
+}
 
 struct login_job {
 	struct web *web;     /* NULL once the web is gone */
@@ -72,20 +91,25 @@ bool web_auth_check(struct web *web, struct lws *wsi, struct pss *pss)
 	return true;
 }
 
-bool web_auth_websocket(struct web *web, struct lws *wsi)
+bool web_auth_websocket(struct web *web, struct lws *wsi, struct pss *pss)
 {
+	static struct ratelimit log_limit = REFUSAL_LOG_LIMIT;
+	const char *why = NULL;
 	char peer[64];
 
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!origin_ok(web, wsi, true)) {
-		g_message("web: WebSocket from %s refused: its Origin is not this page's", peer);
-		return false;
+	const struct session *session = NULL;
+
+	if (!origin_ok(web, wsi, true))
+		why = "its Origin is not this page's";
+	else if (!(session = session_of(web, wsi)))
+		why = "no session";
+	else if (pss)
+		g_strlcpy(pss->session, session->token, sizeof(pss->session));
+	if (why && refusal_logged(&log_limit, "WebSockets")) {
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+		g_message("web: WebSocket from %s refused: %s", peer, why);
 	}
-	if (!session_of(web, wsi)) {
-		g_message("web: WebSocket from %s refused: no session", peer);
-		return false;
-	}
-	return true;
+	return !why;
 }
 
 /* ---- the login ---- */
@@ -146,7 +170,8 @@ static void on_verified(GObject *source, GAsyncResult *result, gpointer user_dat
 	}
 	if (job->web && job->pss) {
 		job->pss->job = NULL;
-		answer_login(job->web, job->pss, job->ok, job->peer);
+		/* A reload changed the password while this one was being checked: the old one logs nobody in. */
+		answer_login(job->web, job->pss, job->ok && g_strcmp0(job->hash, job->web->password_hash) == 0, job->peer);
 		web_answer_ready(job->pss);
 	}
 }
@@ -154,6 +179,7 @@ static void on_verified(GObject *source, GAsyncResult *result, gpointer user_dat
 void web_auth_login(struct web *web, struct pss *pss, const cJSON *body)
 {
 	const cJSON *password = cJSON_GetObjectItemCaseSensitive(body, "password");
+	static struct ratelimit log_limit = REFUSAL_LOG_LIMIT;
 	struct login_job *job;
 	unsigned retry;
 	GTask *task;
@@ -166,15 +192,17 @@ void web_auth_login(struct web *web, struct pss *pss, const cJSON *body)
 		web_reply_error(pss, 503, "no dashboard password is set: run 'bandgate passwd'");
 		return;
 	}
-	if (!login_limit_allow(web->login_limit, pss->peer, g_get_monotonic_time(), &retry)) {
-		g_warning("web: login from %s refused for %u s: too many wrong passwords", pss->peer, retry);
-		pss->retry_after = retry;
-		web_reply_error(pss, 429, "too many wrong passwords from this address: wait and try again");
-		return;
-	}
+	/* Before the limit: a login refused without its password checked costs the address none of its tries. */
 	if (web->logins_running >= LOGINS_RUNNING_MAX) {
 		pss->retry_after = 1;
 		web_reply_error(pss, 429, "other logins are being checked: try again in a second");
+		return;
+	}
+	if (!login_limit_allow(web->login_limit, pss->peer, g_get_monotonic_time(), &retry)) {
+		if (refusal_logged(&log_limit, "logins"))
+			g_warning("web: login from %s refused for %u s: too many wrong passwords", pss->peer, retry);
+		pss->retry_after = retry;
+		web_reply_error(pss, 429, "too many wrong passwords from this address: wait and try again");
 		return;
 	}
 	job = g_new0(struct login_job, 1);
@@ -211,8 +239,10 @@ void web_auth_logout(struct web *web, struct lws *wsi, struct pss *pss)
 	char token[SESSION_TOKEN_LEN + 2];
 	size_t max = sizeof(token);
 
-	if (!lws_http_cookie_get(wsi, SESSION_COOKIE, token, &max))
+	if (!lws_http_cookie_get(wsi, SESSION_COOKIE, token, &max)) {
 		sessions_remove(web->sessions, token);
+		web_live_end_session(web, token);
+	}
 	pss->set_cookie = g_strdup(SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 	web_reply(pss, 200, cJSON_CreateObject());
 }

@@ -226,6 +226,18 @@ int web_live_receive(struct web *web, struct pss *pss)
 	return -1;
 }
 
+void web_live_end_session(struct web *web, const char *token)
+{
+	for (GList *l = web->clients; l; l = l->next) {
+		struct pss *pss = l->data;
+
+		if (pss->dropped || strcmp(pss->session, token) != 0)
+			continue;
+		pss->dropped = true;
+		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+}
+
 void web_live_close(struct web *web, struct pss *pss)
 {
 	GList *l = g_list_find(web->clients, pss);

@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "db.h"
 #include "route.h"
+#include "session.h"
 
 struct manager;
 struct db;
@@ -71,6 +72,7 @@ struct pss {
 	GQueue out;               /* GBytes * frames waiting for the socket */
 	size_t out_bytes;
 	bool dropped;
+	char session[SESSION_TOKEN_LEN + 1]; /* the LAN session that let it in: its logout ends the feed */
 };
 
 /* ---- web.c ---- */
@@ -95,8 +97,9 @@ bool web_auth_check(struct web *web, struct lws *wsi, struct pss *pss);
 void web_auth_login(struct web *web, struct pss *pss, const cJSON *body);
 void web_auth_session(struct web *web, struct lws *wsi, struct pss *pss);
 void web_auth_logout(struct web *web, struct lws *wsi, struct pss *pss);
-/* A WebSocket's upgrade on the LAN listener: a session and the page's own Origin. */
-bool web_auth_websocket(struct web *web, struct lws *wsi);
+/* A WebSocket's upgrade on the LAN listener: a session and the page's own Origin; the session's token is kept in
+ * pss (when lws gives one yet) so that its logout ends the feed. */
+bool web_auth_websocket(struct web *web, struct lws *wsi, struct pss *pss);
 /* The connection closes: a login in flight answers nobody. */
 void web_auth_forget(struct pss *pss);
 void web_auth_free(struct web *web);
@@ -108,3 +111,5 @@ void web_live_open(struct web *web, struct pss *pss);
 int web_live_writeable(struct web *web, struct pss *pss);
 int web_live_receive(struct web *web, struct pss *pss);
 void web_live_close(struct web *web, struct pss *pss);
+/* The feeds that a session let in end with it (its logout). */
+void web_live_end_session(struct web *web, const char *token);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "assets.h"
+#include "ratelimit.h"
 #include "session.h"
 #include "web-private.h"
 
@@ -248,7 +249,10 @@ static bool check_length(struct lws *wsi, struct pss *pss, bool *ret_body)
 	return false;
 }
 
-/* The query string's arguments, each "name=value" as lws decoded it. */
+/* The query string's arguments, each "name=value" as lws decoded it. An empty one ("a=1&&b=2", "?&a=1", a trailing
+ * "&") is skipped, not taken for the end: lws_hdr_fragment_length() says 0 for an empty fragment and for none, so
+ * only lws_hdr_copy_fragment() (-1 for none) tells them apart. lws also puts "/" in an empty last fragment (it
+ * makes every URI start with one), so a lone "/" is an empty argument too. */
 static void parse_query(struct lws *wsi, struct pss *pss)
 {
 	char arg[128];
@@ -256,14 +260,17 @@ static void parse_query(struct lws *wsi, struct pss *pss)
 
 	route_query_init(&pss->query);
 	for (int i = 0; i < 16; i++) {
-		int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		int n;
 
-		if (n <= 0)
-			return;
-		if (n >= (int)sizeof(arg) || lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+		if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >= (int)sizeof(arg)) {
 			web_reply_error(pss, 400, "a query argument is too long");
 			return;
 		}
+		n = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			return;
+		if (n == 0 || strcmp(arg, "/") == 0)
+			continue;
 		if (!route_query_arg(&pss->query, arg, &why)) {
 			web_reply_error(pss, 400, why);
 			return;
@@ -339,6 +346,21 @@ static void pss_close(struct web *web, struct pss *pss)
 	answer_clear(pss);
 }
 
+/* A client opens connections as fast as it likes: the refusals are logged a few times a minute, the rest counted
+ * (STYLE.md: repeating warnings are rate-limited; the limiter is this line's own, as systemd's log_ratelimit_*()
+ * keep one per call site). */
+static void log_refused_connection(const struct web *web)
+{
+	static struct ratelimit limit = RATELIMIT_INIT(60 * G_USEC_PER_SEC, 10);
+	unsigned held = 0;
+
+	if (!ratelimit_below(&limit, g_get_monotonic_time(), &held))
+		return;
+	if (held)
+		g_warning("web: %u more connections were refused meanwhile, not logged", held);
+	g_warning("web: %d connections open: refusing another", web->connections);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct pss *pss = user;
@@ -354,7 +376,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		if (web->connections < CONNECTIONS_MAX)
 			return 0;
-		g_warning("web: %d connections open: refusing another", web->connections);
+		log_refused_connection(web);
 		return 1;
 	case LWS_CALLBACK_HTTP:
 		return on_http(web, wsi, pss, in, len);
@@ -372,7 +394,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			pss_close(web, pss);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return lws_get_vhost(wsi) == web->lan_vhost && !web_auth_websocket(web, wsi);
+		return lws_get_vhost(wsi) == web->lan_vhost && !web_auth_websocket(web, wsi, pss);
 	case LWS_CALLBACK_ESTABLISHED:
 		pss->wsi = wsi;
 		web_live_open(web, pss);
@@ -453,6 +475,9 @@ static bool serve_lan(struct web *web, GError **error)
 	info.retry_and_idle_policy = &idle_policy;
 	info.timeout_secs = BODY_SECONDS;
 	if (tls) {
+		/* lws reads this option from each vhost's info too: without it, the vhost ignores its certificate and
+		 * speaks plain HTTP. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = web->options.tls_cert;
 		info.ssl_private_key_filepath = web->options.tls_key;
 		info.alpn = "http/1.1"; /* one request per connection (above): no HTTP/2 */
@@ -488,6 +513,7 @@ struct web *web_new(const struct web_options *options, struct manager *mgr, stru
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = foreign_loops;
 	info.user = web;
+	info.pt_serv_buf_size = 32 * 1024; /* the page's largest file goes out in one write, not in 4 KiB rounds */
 	web->context = lws_create_context(&info);
 	if (!web->context) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libwebsockets did not start");
@@ -502,10 +528,33 @@ struct web *web_new(const struct web_options *options, struct manager *mgr, stru
 	return web;
 }
 
+/* The LAN's WebSockets were let in by a session: they end with the sessions (as web-live.c drops a client that
+ * does not read). The Unix socket's stay. */
+static unsigned end_lan_feeds(struct web *web)
+{
+	unsigned n = 0;
+
+	for (GList *l = web->clients; l; l = l->next) {
+		struct pss *pss = l->data;
+
+		if (pss->dropped || lws_get_vhost(pss->wsi) != web->lan_vhost)
+			continue;
+		pss->dropped = true;
+		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		n++;
+	}
+	return n;
+}
+
 void web_set_password_hash(struct web *web, const char *hash)
 {
-	if (web->password_hash && g_strcmp0(web->password_hash, hash) != 0 && sessions_count(web->sessions)) {
-		g_message("web: the password changed: every session ends");
+	if (web->password_hash && g_strcmp0(web->password_hash, hash) != 0) {
+		unsigned sessions = sessions_count(web->sessions);
+		unsigned feeds = end_lan_feeds(web);
+
+		if (sessions || feeds)
+			g_message("web: the password changed: every session ends (%u sessions, %u live feeds)", sessions,
+			          feeds);
 		sessions_clear(web->sessions);
 	}
 	g_free(web->password_hash);

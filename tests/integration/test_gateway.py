@@ -310,6 +310,8 @@ class Password(Gateway):
         import stat
         path = os.path.join(os.path.dirname(self.world.database), "web-password")
         self.world.start_gateway([])
+        # Logged before the API answers, but read from the daemon's output by another thread: wait for it.
+        self.assertTrue(self.world.gateway.wait_line(lambda l: "the dashboard's password is " in l, 10))
         log = self.world.gateway.output()
         self.assertEqual(log.count("the dashboard's password is "), 1, log)
         password = log.split("the dashboard's password is ")[1].split()[0]

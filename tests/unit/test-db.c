@@ -778,6 +778,22 @@ static void test_events(struct fixture *f, gconstpointer data)
 	g_assert_cmpstr(e->address, ==, "");
 	g_assert_cmpstr(e->detail, ==, "no advertisement for 90 s");
 	g_assert_cmpint(e->id, >, 0);
+	g_clear_pointer(&list, g_ptr_array_unref);
+
+	/* A band's timeline: its own events and the gateway's, never another band's, however busy that one is. */
+	for (int i = 0; i < 10; i++)
+		add_event(db, B, 500 + i, "button");
+	list = db_event_timeline(db, A, 2, NULL);
+	g_assert_nonnull(list);
+	g_assert_cmpuint(list->len, ==, 2);
+	g_assert_cmpstr(((struct db_event *)list->pdata[0])->type, ==, "disconnected");
+	g_clear_pointer(&list, g_ptr_array_unref);
+	list = db_event_timeline(db, A, 0, NULL);
+	g_assert_cmpuint(list->len, ==, 5);
+	e = list->pdata[2];
+	g_assert_cmpstr(e->type, ==, "adapter-reset");
+	g_assert_cmpstr(e->address, ==, "");
+	g_assert_null(db_event_timeline(db, "nonsense", 0, NULL));
 	db_free(db);
 }
 
