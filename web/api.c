@@ -328,12 +328,9 @@ static cJSON *event_json(const struct db_event *e)
 	return o;
 }
 
-/* The band's events and the gateway's own (adapter resets: they concern every band), newest first. */
-static void get_events(struct web *web, struct pss *pss, const char *address)
+/* A list read from the database, each row as to_json makes it; a failed read is a 500 (the log says why). */
+static void reply_rows(struct pss *pss, GPtrArray *rows, const GError *error, cJSON *(*to_json)(const void *row))
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) rows = db_event_timeline(web->db, address, pss->query.limit ? pss->query.limit : LIST_DEFAULT,
-	                                              &error);
 	cJSON *list;
 
 	if (!rows) {
@@ -342,8 +339,28 @@ static void get_events(struct web *web, struct pss *pss, const char *address)
 	}
 	list = cJSON_CreateArray();
 	for (guint i = 0; i < rows->len; i++)
-		cJSON_AddItemToArray(list, event_json(rows->pdata[i]));
+		cJSON_AddItemToArray(list, to_json(rows->pdata[i]));
 	web_reply(pss, 200, list);
+}
+
+static cJSON *event_row(const void *row)
+{
+	return event_json(row);
+}
+
+static cJSON *notification_row(const void *row)
+{
+	return api_notification(row);
+}
+
+/* The band's events and the gateway's own (adapter resets: they concern every band), newest first. */
+static void get_events(struct web *web, struct pss *pss, const char *address)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rows = db_event_timeline(web->db, address, pss->query.limit ? pss->query.limit : LIST_DEFAULT,
+	                                              &error);
+
+	reply_rows(pss, rows, error, event_row);
 }
 
 static void get_notifications(struct web *web, struct pss *pss, const char *address)
@@ -351,16 +368,8 @@ static void get_notifications(struct web *web, struct pss *pss, const char *addr
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) rows = db_notify_list(web->db, address, pss->query.limit ? pss->query.limit : LIST_DEFAULT,
 	                                           &error);
-	cJSON *list;
 
-	if (!rows) {
-		reply_storage_error(pss, error);
-		return;
-	}
-	list = cJSON_CreateArray();
-	for (guint i = 0; i < rows->len; i++)
-		cJSON_AddItemToArray(list, api_notification(rows->pdata[i]));
-	web_reply(pss, 200, list);
+	reply_rows(pss, rows, error, notification_row);
 }
 
 static void reply_metrics(struct web *web, struct pss *pss)
