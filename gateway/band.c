@@ -384,6 +384,7 @@ static void ready(struct band *band)
 {
 	static const char *const notify[] = { MIBAND2_CHR_EVENT,  MIBAND2_CHR_BATTERY,  MIBAND2_CHR_STEPS,
 	                                      MIBAND2_CHR_HR_MEAS, MIBAND2_CHR_FETCH, MIBAND2_CHR_ACTIVITY };
+	enum band_state before = band->state;
 	GError *error = NULL;
 
 	clear_timer(band);
@@ -403,6 +404,9 @@ static void ready(struct band *band)
 	bluez_read(band->bz, band->address, MIBAND2_CHR_SW_REV, band->attempt, band_live_firmware_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_BATTERY, band->attempt, band_live_value_read, band);
 	bluez_read(band->bz, band->address, MIBAND2_CHR_STEPS, band->attempt, band_live_value_read, band);
+	/* A write above can fail at once (the link went meanwhile) and move the band on: it is not ready then. */
+	if (band->state != before)
+		return;
 	set_state(band, BAND_STATE_READY, "Connected and authenticated");
 	if (band->reboot_pending_until && g_get_monotonic_time() < band->reboot_pending_until)
 		band_reboot(band, &error);
