@@ -37,14 +37,19 @@ struct login_job {
 	bool ok;
 };
 
+/* The session token the request's cookie names, when it has the form of one. */
+static bool cookie_token(struct lws *wsi, char token[SESSION_TOKEN_LEN + 2])
+{
+	size_t max = SESSION_TOKEN_LEN + 2;
+
+	return !lws_http_cookie_get(wsi, SESSION_COOKIE, token, &max) && max == SESSION_TOKEN_LEN;
+}
+
 static const struct session *session_of(struct web *web, struct lws *wsi)
 {
 	char token[SESSION_TOKEN_LEN + 2];
-	size_t max = sizeof(token);
 
-	if (lws_http_cookie_get(wsi, SESSION_COOKIE, token, &max) || max != SESSION_TOKEN_LEN)
-		return NULL;
-	return sessions_find(web->sessions, token, g_get_monotonic_time());
+	return cookie_token(wsi, token) ? sessions_find(web->sessions, token, g_get_monotonic_time()) : NULL;
 }
 
 /* The page's own origin: this listener's scheme and the Host the browser asked for. */
@@ -52,14 +57,13 @@ static bool origin_ok(struct web *web, struct lws *wsi, bool required)
 {
 	char origin[256], host[200];
 	g_autofree char *expected = NULL;
-	bool tls = web->options.tls_cert && *web->options.tls_cert;
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
 		return !required;
 	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0 ||
 	    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
 		return false;
-	expected = g_strconcat(tls ? "https://" : "http://", host, NULL);
+	expected = g_strconcat(web->tls ? "https://" : "http://", host, NULL);
 	return strcmp(origin, expected) == 0;
 }
 
@@ -136,7 +140,6 @@ static void verify_in_thread(GTask *task, gpointer source, gpointer task_data, G
 static void answer_login(struct web *web, struct pss *pss, bool ok, const char *peer)
 {
 	const struct session *session;
-	bool tls = web->options.tls_cert && *web->options.tls_cert;
 	cJSON *o;
 
 	if (!ok) {
@@ -152,7 +155,7 @@ static void answer_login(struct web *web, struct pss *pss, bool ok, const char *
 	}
 	g_message("web: %s logged in", peer);
 	pss->set_cookie = g_strdup_printf(SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", session->token,
-	                                  tls ? "; Secure" : "");
+	                                  web->tls ? "; Secure" : "");
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "csrf", session->csrf);
 	web_reply(pss, 200, o);
@@ -237,11 +240,10 @@ void web_auth_session(struct web *web, struct lws *wsi, struct pss *pss)
 void web_auth_logout(struct web *web, struct lws *wsi, struct pss *pss)
 {
 	char token[SESSION_TOKEN_LEN + 2];
-	size_t max = sizeof(token);
 
-	if (!lws_http_cookie_get(wsi, SESSION_COOKIE, token, &max)) {
+	if (cookie_token(wsi, token)) {
 		sessions_remove(web->sessions, token);
-		web_live_end_session(web, token);
+		web_live_end(web, token);
 	}
 	pss->set_cookie = g_strdup(SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 	web_reply(pss, 200, cJSON_CreateObject());

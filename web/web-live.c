@@ -19,6 +19,13 @@
 
 #define HEALTH_SECONDS 5
 
+/* The client goes at lws's next turn: its frames are no longer queued, and writing it closes it. */
+static void drop(struct pss *pss)
+{
+	pss->dropped = true;
+	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 static void enqueue(struct web *web, struct pss *pss, GBytes *frame)
 {
 	size_t size = g_bytes_get_size(frame);
@@ -28,8 +35,7 @@ static void enqueue(struct web *web, struct pss *pss, GBytes *frame)
 	if (pss->out_bytes + size > WS_QUEUE_MAX) {
 		g_message("web: a WebSocket client at %s does not read: %zu bytes wait for it; dropping it", pss->peer,
 		          pss->out_bytes);
-		pss->dropped = true;
-		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		drop(pss);
 		return;
 	}
 	(void)web;
@@ -226,16 +232,20 @@ int web_live_receive(struct web *web, struct pss *pss)
 	return -1;
 }
 
-void web_live_end_session(struct web *web, const char *token)
+unsigned web_live_end(struct web *web, const char *token)
 {
+	unsigned n = 0;
+
 	for (GList *l = web->clients; l; l = l->next) {
 		struct pss *pss = l->data;
+		bool ends = token ? strcmp(pss->session, token) == 0 : lws_get_vhost(pss->wsi) == web->lan_vhost;
 
-		if (pss->dropped || strcmp(pss->session, token) != 0)
+		if (pss->dropped || !ends)
 			continue;
-		pss->dropped = true;
-		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		drop(pss);
+		n++;
 	}
+	return n;
 }
 
 void web_live_close(struct web *web, struct pss *pss)

@@ -32,6 +32,7 @@ struct web {
 	struct manager *mgr;
 	struct db *db;
 	struct web_options options;
+	bool tls;                               /* the LAN listener speaks HTTPS (tls_cert and tls_key set) */
 	char *password_hash;                    /* auth.h; NULL: nobody can log in */
 	struct sessions *sessions;
 	struct login_limit *login_limit;
@@ -111,5 +112,6 @@ void web_live_open(struct web *web, struct pss *pss);
 int web_live_writeable(struct web *web, struct pss *pss);
 int web_live_receive(struct web *web, struct pss *pss);
 void web_live_close(struct web *web, struct pss *pss);
-/* The feeds that a session let in end with it (its logout). */
-void web_live_end_session(struct web *web, const char *token);
+/* The feeds that a session let in end with it (its logout); token NULL: every LAN feed (the password changed).
+ * Returns how many end. The Unix socket's feeds stay. */
+unsigned web_live_end(struct web *web, const char *token);

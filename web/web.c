@@ -460,7 +460,6 @@ static bool serve_lan(struct web *web, GError **error)
 	const char *listen = web->options.listen;
 	const char *colon = strrchr(listen, ':');
 	g_autofree char *host = g_strndup(listen, (gsize)(colon - listen));
-	bool tls = web->options.tls_cert && *web->options.tls_cert;
 
 	if (host[0] == '[') { /* lws takes a v6 address bare */
 		memmove(host, host + 1, strlen(host));
@@ -474,7 +473,7 @@ static bool serve_lan(struct web *web, GError **error)
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &idle_policy;
 	info.timeout_secs = BODY_SECONDS;
-	if (tls) {
+	if (web->tls) {
 		/* lws reads this option from each vhost's info too: without it, the vhost ignores its certificate and
 		 * speaks plain HTTP. */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -485,7 +484,7 @@ static bool serve_lan(struct web *web, GError **error)
 	web->lan_vhost = lws_create_vhost(web->context, &info);
 	if (!web->lan_vhost) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot serve the dashboard on %s%s", listen,
-		            tls ? " (check [web] tls_cert and tls_key)" : " (is the port in use?)");
+		            web->tls ? " (check [web] tls_cert and tls_key)" : " (is the port in use?)");
 		return false;
 	}
 	return true;
@@ -505,11 +504,12 @@ struct web *web_new(const struct web_options *options, struct manager *mgr, stru
 	web->options.listen = options->listen && *options->listen ? g_strdup(options->listen) : NULL;
 	web->options.tls_cert = g_strdup(options->tls_cert);
 	web->options.tls_key = g_strdup(options->tls_key);
+	web->tls = options->tls_cert && *options->tls_cert;
 	web->sessions = sessions_new((int64_t)options->session_timeout * G_USEC_PER_SEC);
 	web->login_limit = login_limit_new();
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (web->options.tls_cert && *web->options.tls_cert)
+	if (web->tls)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = foreign_loops;
 	info.user = web;
@@ -528,29 +528,11 @@ struct web *web_new(const struct web_options *options, struct manager *mgr, stru
 	return web;
 }
 
-/* The LAN's WebSockets were let in by a session: they end with the sessions (as web-live.c drops a client that
- * does not read). The Unix socket's stay. */
-static unsigned end_lan_feeds(struct web *web)
-{
-	unsigned n = 0;
-
-	for (GList *l = web->clients; l; l = l->next) {
-		struct pss *pss = l->data;
-
-		if (pss->dropped || lws_get_vhost(pss->wsi) != web->lan_vhost)
-			continue;
-		pss->dropped = true;
-		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		n++;
-	}
-	return n;
-}
-
 void web_set_password_hash(struct web *web, const char *hash)
 {
 	if (web->password_hash && g_strcmp0(web->password_hash, hash) != 0) {
 		unsigned sessions = sessions_count(web->sessions);
-		unsigned feeds = end_lan_feeds(web);
+		unsigned feeds = web_live_end(web, NULL); /* the LAN's feeds were let in by the sessions that end */
 
 		if (sessions || feeds)
 			g_message("web: the password changed: every session ends (%u sessions, %u live feeds)", sessions,
