@@ -88,10 +88,9 @@ static void set_state(struct band *band, enum band_state state, const char *fmt,
 	changed = state != band->state || g_strcmp0(text, band->description) != 0;
 	g_free(band->description);
 	band->description = text;
-	if (state != band->state)
+	if (state != band->state) {
 		band_log(band, G_LOG_LEVEL_MESSAGE, "%s -> %s: %s", band_state_name(band->state), band_state_name(state),
 		          text);
-	if (state != band->state) {
 		band->previous = band->state;
 		band->state_since = g_get_real_time() / G_USEC_PER_SEC;
 	}

@@ -29,13 +29,22 @@ static GDateTime *local_time(int64_t utc)
 	return u ? g_date_time_to_timezone(u, local_zone()) : NULL;
 }
 
+/* Not g_date_time_format_iso8601(): it writes "+02" for a whole-hour offset, which RFC 3339 (and so a browser's
+ * Date and Home Assistant's parser) refuses. */
 char *view_time(int64_t utc)
 {
 	g_autoptr(GDateTime) t = local_time(utc);
 
-	/* Not g_date_time_format_iso8601(): it writes "+02" for a whole-hour offset, which RFC 3339 (and so a
-	 * browser's Date and Home Assistant's parser) refuses. */
 	return t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
+}
+
+char *view_time_now_us(void)
+{
+	int64_t now = g_get_real_time();
+	g_autoptr(GDateTime) t = local_time(now / G_USEC_PER_SEC);
+	g_autoptr(GDateTime) exact = t ? g_date_time_add(t, now % G_USEC_PER_SEC) : NULL;
+
+	return exact ? g_date_time_format(exact, "%Y-%m-%dT%H:%M:%S.%f%:z") : NULL;
 }
 
 static void add_number(cJSON *o, const char *name, long value, bool known)
@@ -82,7 +91,7 @@ const char *view_fault(const struct manager_snapshot *s)
 
 char *view_advice(const struct manager_snapshot *s)
 {
-	g_autofree char *since = clock_of(s->since);
+	g_autofree char *since = NULL;
 
 	if (strcmp(s->state, "awaiting-tap") == 0)
 		return g_strdup("Tap the band now");
@@ -98,6 +107,8 @@ char *view_advice(const struct manager_snapshot *s)
 		return g_strdup("The adapter stopped answering: the gateway is resetting it");
 	if (adapter_down(s))
 		return g_strdup("The Bluetooth adapter is off or missing: check the gateway's Bluetooth");
+	if (strcmp(s->state, "absent") == 0 || strcmp(s->state, "disconnected") == 0)
+		since = clock_of(s->since);
 	if (strcmp(s->state, "absent") == 0)
 		return g_strdup_printf("Out of range since %s: bring the band near the gateway", since);
 	if (strcmp(s->state, "disconnected") == 0)

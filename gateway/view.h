@@ -20,3 +20,5 @@ const char *view_fault(const struct manager_snapshot *s);
 /* A UTC second as RFC 3339 in local time with its offset ("2026-12-06T21:03:00+01:00", always with the minutes);
  * NULL if out of range. */
 char *view_time(int64_t utc);
+/* Now, the same way, to the microsecond ("2026-12-06T21:03:00.123456+01:00"): two events in one second differ. */
+char *view_time_now_us(void);

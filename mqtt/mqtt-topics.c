@@ -21,14 +21,6 @@ char *mqtt_topic(const struct mqtt *m, const char *id, const char *leaf)
 
 /* ---- payloads ---- */
 
-/* Now, to the microsecond (two presses in one second stay two events), RFC 3339 with the offset's minutes. */
-static char *iso_now(void)
-{
-	g_autoptr(GDateTime) t = g_date_time_new_now_local();
-
-	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%S.%f%:z");
-}
-
 /* The band's view (view.h), the same object the API serves. */
 static char *state_json(const struct manager_snapshot *s)
 {
@@ -247,7 +239,7 @@ static void publish_event(struct mqtt *m, const char *address, const char *leaf,
 
 static void on_button(struct mqtt *m, const struct hub_event *ev)
 {
-	g_autofree char *when = iso_now(); /* to the microsecond: two presses in one second stay two */
+	g_autofree char *when = view_time_now_us(); /* two presses in one second stay two */
 	cJSON *o = cJSON_CreateObject();
 
 	mqtt_topics_flush_states(m); /* what came before the press is published before it */

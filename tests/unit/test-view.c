@@ -1,6 +1,7 @@
 /* The band's one view (gateway/view.h): every key always there, unknown values null (never 0 or ""), and the
  * time with its zone. */
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "manager.h"
@@ -50,6 +51,13 @@ static void test_known_values(void)
 	g_assert_nonnull(back);
 	g_assert_cmpint(g_date_time_to_unix(back), ==, 1796245380);
 	g_assert_nonnull(strstr(text, "\"connected\":true"));
+	/* Now, to the microsecond, the same way: RFC 3339 with the offset's minutes, and it parses back. */
+	g_autofree char *now = view_time_now_us();
+	g_autoptr(GDateTime) parsed = g_date_time_new_from_iso8601(now, NULL);
+
+	g_assert_true(g_regex_match_simple("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}[+-]\\d\\d:\\d\\d$", now, 0, 0));
+	g_assert_nonnull(parsed);
+	g_assert_cmpint(llabs(g_date_time_to_unix(parsed) - g_get_real_time() / G_USEC_PER_SEC), <=, 2);
 }
 
 static const char *advice_of(struct manager_snapshot *s, char **ret)
