@@ -13,7 +13,6 @@ import datetime
 import os
 import platform
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ os.environ.setdefault("BANDGATE_SIM", os.path.join(ROOT, "build/release/tests/si
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.dont_write_bytecode = True  # no __pycache__ left in tests/integration
 from harness import World  # noqa: E402
+
+from benchlib import cleanup  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # GLib's default handler: "bandgate-band-Message: HH:MM:SS.mmm: text" (the log domain first; wall clock, local time,
@@ -393,19 +394,6 @@ def main():
         cleanup(world)
     print(f"\n(took {time.monotonic() - began:.0f} s)")
     return status
-
-
-def cleanup(world):
-    """World.close(), and whatever it could not stop is killed; the temporary directory goes either way."""
-    try:
-        world.close()
-    except Exception as e:  # noqa: BLE001 - cleanup must go on
-        print(f"cleanup: {e!r}", file=sys.stderr)
-    for p in (world.gateway.proc if world.gateway else None, world.sim.proc, world.bus):
-        if p and p.poll() is None:
-            p.kill()
-            p.wait(10)
-    shutil.rmtree(world.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

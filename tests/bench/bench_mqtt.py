@@ -42,6 +42,8 @@ sys.dont_write_bytecode = True  # no __pycache__ left in tests/integration
 from harness import World  # noqa: E402
 from test_mqtt import ALERT_LEVEL, Broker, Listener  # noqa: E402
 
+from benchlib import percentile  # noqa: E402
+
 GW = "benchgw"
 # No queue limit for a subscriber (mosquitto's default drops past 1000 queued messages, which a publisher faster
 # than the subscriber reaches), and no log: -v (Broker's) would send a line per packet down a pipe this process
@@ -103,12 +105,6 @@ class TimedListener(Listener):
 
 
 # ---- helpers ----
-
-def percentile(values, q):
-    """Nearest rank on the sorted values, as bench_sync.py does."""
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
 
 def summary(name, values, unit="ms", fmt="{:.1f}"):
     if not values:

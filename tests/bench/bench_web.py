@@ -51,6 +51,8 @@ sys.dont_write_bytecode = True  # no __pycache__ left in tests/integration
 from harness import World  # noqa: E402
 from gi.repository import Gio  # noqa: E402 (the harness chose its version)
 
+from benchlib import cleanup, percentile  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 COOKIE = "bandgate_session"  # web-private.h's SESSION_COOKIE
 PASSWORD_LINE = re.compile(r"the dashboard's password is (\S+) ")
@@ -97,12 +99,6 @@ class Failed(Exception):
 
 
 # ---- helpers ----
-
-def percentile(values, q):
-    """Nearest rank on the sorted values, as bench_mqtt.py does."""
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
 
 def summary(name, values, unit="ms", fmt="{:.2f}"):
     if not values:
@@ -846,19 +842,6 @@ def main():
         cleanup(world)
     print(f"\n(took {time.monotonic() - began:.0f} s; load average at the end {loadavg()})")
     return status
-
-
-def cleanup(world):
-    """World.close(), and whatever it could not stop is killed; the temporary directory goes either way."""
-    try:
-        world.close()
-    except Exception as e:  # noqa: BLE001 - cleanup must go on
-        print(f"cleanup: {e!r}", file=sys.stderr)
-    for p in (world.gateway.proc if world.gateway else None, world.sim.proc, world.bus):
-        if p and p.poll() is None:
-            p.kill()
-            p.wait(10)
-    shutil.rmtree(world.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
