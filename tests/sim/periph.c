@@ -73,6 +73,7 @@ struct sim_bluez {
 	struct periph_chr chrs[SIM_CHR_COUNT]; /* iface NULL: not served (GAP, GATT) */
 	struct obj_iface *advert;
 	bool advert_registered, advert_pending, app_registered;
+	bool advert_stale;        /* the model's service data moved since the advertisement's was set */
 	bool dropping;            /* the model ended the link; bluetoothd has not said Connected=false yet */
 	guint signal_ids[2];
 	GCancellable *cancellable;
@@ -153,7 +154,14 @@ bool sim_bluez_set_powered(struct sim_bluez *front, const char *adapter, bool po
 	return true;
 }
 
-/* ---- the advertisement: "MI Band 2" with FEE0 and its service data, while the model advertises ---- */
+/* ---- the advertisement: "MI Band 2" with FEE0 and its service data, while the model advertises ----
+ *
+ * The data is only ever set while the advertisement is not registered, and a change while it is registered
+ * withdraws it and registers it again. bluetoothd 5.66 aborts (a freed client's name in a D-Bus call, from
+ * add_adv_params_callback) when an advertisement's PropertiesChanged is followed by its
+ * UnregisterAdvertisement before the refresh's two mgmt commands are answered: a band that counted a step
+ * and was connected to a moment later did that in the VM test. A registration, by contrast, is answered only
+ * once its mgmt commands are, and one call is in flight at a time. */
 
 static void advert_data_update(struct sim_bluez *front)
 {
@@ -163,8 +171,20 @@ static void advert_data_update(struct sim_bluez *front)
 	sim_band_service_data(front->slot->band, data); /* invented by the model, see band.h */
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(&b, "{sv}", FEE0_SHORT, g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data, 4, 1));
-	objtree_set(front->advert, "ServiceData", g_variant_builder_end(&b), false);
-	objtree_flush(front->advert);
+	objtree_set_quiet(front->advert, "ServiceData", g_variant_builder_end(&b));
+	front->advert_stale = false;
+}
+
+static bool advert_data_moved(struct sim_bluez *front)
+{
+	uint8_t data[4];
+	GVariant *now = objtree_get(front->advert, "ServiceData");
+	g_autoptr(GVariant) bytes = now ? g_variant_lookup_value(now, FEE0_SHORT, G_VARIANT_TYPE_BYTESTRING) : NULL;
+	gsize len = 0;
+	const void *old = bytes ? g_variant_get_fixed_array(bytes, &len, 1) : NULL;
+
+	sim_band_service_data(front->slot->band, data);
+	return len != sizeof(data) || memcmp(old, data, sizeof(data)) != 0;
 }
 
 static void advert_sync(struct sim_bluez *front);
@@ -203,15 +223,18 @@ static void advert_sync(struct sim_bluez *front)
 {
 	bool wanted = sim_band_advertising(front->slot->band);
 
-	if (front->advert_pending || wanted == front->advert_registered)
+	if (front->advert_pending || (wanted == front->advert_registered && !(wanted && front->advert_stale)))
 		return;
 	front->advert_pending = true;
-	if (wanted)
+	wanted = wanted && !front->advert_registered; /* registered and stale: withdraw it first */
+	if (wanted) {
+		advert_data_update(front);
 		bluez_call(front, front->adapter_path, "org.bluez.LEAdvertisingManager1", "RegisterAdvertisement",
 		           g_variant_new("(oa{sv})", ADVERT_PATH, NULL), advert_registered, front);
-	else
+	} else {
 		bluez_call(front, front->adapter_path, "org.bluez.LEAdvertisingManager1", "UnregisterAdvertisement",
 		           g_variant_new("(o)", ADVERT_PATH), advert_unregistered, front);
+	}
 	g_debug("advertising %s", wanted ? "on" : "off");
 }
 
@@ -556,7 +579,8 @@ static void band_advert_changed(struct sim_band *band, void *user_data)
 	(void)band;
 	if (!slot->world->bluez)
 		return;
-	advert_data_update(slot->world->bluez);
+	if (advert_data_moved(slot->world->bluez))
+		slot->world->bluez->advert_stale = true; /* withdrawn and registered again if it is up, or on its way */
 	advert_sync(slot->world->bluez);
 }
 
