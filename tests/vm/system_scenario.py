@@ -322,10 +322,6 @@ class Scenario:
         samples = [(i % 7 + 1, (i * 13) % 100, (i * 7) % 120, 60 + i % 40 if i % 5 else 255)
                    for i in range(SCRIPTED_MINUTES)]
         self.control("AddHistory", "(sxa(yyyy))", BAND, start, samples)
-        # The advertisement carries today's steps (sim_band_service_data), which AddHistory does not push: a
-        # walk of no steps does, now, while the band advertises. Else the push comes with the link-up, in
-        # the same breath as UnregisterAdvertisement, and bluetoothd 5.66 crashes (tests/vm/README.md).
-        self.control("Walk", "(su)", BAND, 0)
         self.state["scripted_start"] = start
         self.control("ClearReceived", "(s)", BAND)
         self.tapped_at = None
