@@ -3,9 +3,9 @@
 (§Power and restarts), and bluetoothd restarts, clean and crash (io.bandgate.Sim1 Restart)."""
 import unittest
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib
 
-from harness import (ADAPTER, BLUEZ, DEVICE, GATT_IFACES, Band, SimTestCase, device_path, is_added, iterate,
+from harness import (ADAPTER, BLUEZ, DEVICE, GATT_IFACES, Band, Pending, SimTestCase, device_path, is_added, iterate,
                      under, variant, wait_until)
 
 HCI0 = "/org/bluez/hci0"
@@ -185,6 +185,31 @@ class Restart(SimTestCase):
         self.assertEqual(quiet, [], "no InterfacesRemoved on a crash")
         self.assert_no_answer(old, lost.args[1])
         self.assert_back(world, kept, seen, gained)
+
+    def test_the_name_returns_with_its_object_manager(self):
+        """"A client watches the org.bluez name owner and rebuilds its view": bluetoothd attaches its
+        ObjectManager before its main loop runs, so a GetManagedObjects sent the instant the name reappears
+        (from the bus thread, as the NameOwnerChanged arrives) is answered. GLib's object manager client stops
+        listening to an owner that refused it."""
+        world, _, _ = self.remembered_and_temporary()
+        client = world.new_client()
+        early = []
+
+        def ask_at_once(conn, msg, incoming):
+            if (incoming and msg.get_message_type() == Gio.DBusMessageType.SIGNAL
+                    and msg.get_member() == "NameOwnerChanged" and not early):
+                name, _, new = msg.get_body().unpack()
+                if name == BLUEZ and new:
+                    call = Gio.DBusMessage.new_method_call(new, "/", "org.freedesktop.DBus.ObjectManager",
+                                                           "GetManagedObjects")
+                    early.append(conn.send_message(call, Gio.DBusSendMessageFlags.NONE)[1])
+            return msg
+
+        client.conn.add_filter(ask_at_once)
+        world.control("Restart", "su", "crash", 300)
+        wait_until(lambda: early, what="org.bluez to come back")
+        objects = Pending(client, early[0], "GetManagedObjects at the name's return").result()[0]
+        self.assertIn("/org/bluez", objects)
 
     def assert_no_answer(self, pending, old_owner):
         """No reply from the crashed daemon. (A dbus-daemon may itself answer NoReply for a vanished peer;

@@ -1793,17 +1793,21 @@ struct sim_bluez *sim_bluez_new(struct sim_world *world, GDBusConnection *connec
 	obj_add_iface(bz->root, "org.bluez.ProfileManager1", &root_ops, bz);
 	obj_announce(bz->root);
 	bz->adapters = g_ptr_array_new();
-	for (unsigned i = 0; i < world->options->n_adapters; i++) {
-		struct adapter *a = adapter_new(bz, i);
-
-		g_ptr_array_add(bz->adapters, a);
-		adapter_restore(a);
-	}
 	bz->owner_watch = g_dbus_connection_signal_subscribe(connection, "org.freedesktop.DBus",
 	                                                     "org.freedesktop.DBus", "NameOwnerChanged",
 	                                                     "/org/freedesktop/DBus", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
 	                                                     name_owner_changed, bz, NULL);
 	return bz;
+}
+
+void sim_bluez_add_adapters(struct sim_bluez *bz)
+{
+	for (unsigned i = 0; i < bz->world->options->n_adapters; i++) {
+		struct adapter *a = adapter_new(bz, i);
+
+		g_ptr_array_add(bz->adapters, a);
+		adapter_restore(a);
+	}
 }
 
 void sim_bluez_free(struct sim_bluez *bz, bool clean)

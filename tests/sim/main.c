@@ -94,38 +94,54 @@ struct band_slot *sim_world_find(struct sim_world *world, const char *address)
 
 /* ---- the bus ---- */
 
-static GDBusConnection *bus_connect(const char *address, const char *name, GError **error)
+static GDBusConnection *bus_connect(const char *address, GError **error)
 {
-	g_autoptr(GDBusConnection) c = NULL;
+	GDBusConnection *c = g_dbus_connection_new_for_address_sync(
+		address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		NULL, NULL, error);
+
+	if (c)
+		g_dbus_connection_set_exit_on_close(c, FALSE);
+	return c;
+}
+
+static bool request_name(GDBusConnection *c, const char *name, GError **error)
+{
 	g_autoptr(GVariant) reply = NULL;
 	guint32 result;
 
-	c = g_dbus_connection_new_for_address_sync(address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-	                                           G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, error);
-	if (!c)
-		return NULL;
-	g_dbus_connection_set_exit_on_close(c, FALSE);
 	/* DBUS_NAME_FLAG_DO_NOT_QUEUE: a second bluetoothd must fail, not wait. */
 	reply = g_dbus_connection_call_sync(c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
 	                                    "RequestName", g_variant_new("(su)", name, 4), G_VARIANT_TYPE("(u)"),
 	                                    G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
 	if (!reply)
-		return NULL;
+		return false;
 	g_variant_get(reply, "(u)", &result);
 	if (result != 1) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s is already owned on this bus", name);
-		return NULL;
+		return false;
 	}
-	return g_steal_pointer(&c);
+	return true;
 }
 
+/* In bluetoothd's order: the object manager and /org/bluez, then the name, then the adapters and their devices.
+ * bluetoothd attaches its ObjectManager before its main loop runs, so a client that calls GetManagedObjects as
+ * soon as the name appears is always answered. GDBus answers a call to a path with nothing registered at once,
+ * from its own thread: owning the name first left a window in which a restarted daemon told the gateway
+ * "Object does not exist", and GLib's object manager client then stops listening to that owner. */
 static bool bluez_start(struct sim_world *world, GError **error)
 {
-	g_autoptr(GDBusConnection) c = bus_connect(world->options->bus_address, "org.bluez", error);
+	g_autoptr(GDBusConnection) c = bus_connect(world->options->bus_address, error);
 
 	if (!c)
 		return false;
 	world->bluez = sim_bluez_new(world, c);
+	if (!request_name(c, "org.bluez", error)) {
+		sim_bluez_free(world->bluez, false);
+		world->bluez = NULL;
+		return false;
+	}
+	sim_bluez_add_adapters(world->bluez);
 	for (guint i = 0; i < world->slots->len; i++)
 		sim_bluez_band_advert_changed(world->bluez, world->slots->pdata[i]);
 	return true;

@@ -62,7 +62,10 @@ struct band_slot *sim_world_find(struct sim_world *world, const char *address);
 void sim_world_restart(struct sim_world *world, bool clean, unsigned down_ms);
 
 /* bluez.c: the fake bluetoothd on one connection that owns org.bluez. */
+/* The daemon as it stands when it takes its name: the object manager and /org/bluez, no adapter yet. */
 struct sim_bluez *sim_bluez_new(struct sim_world *world, GDBusConnection *connection);
+/* The adapters and the devices they remember, each announced (bluetoothd's mgmt start-up, after its name). */
+void sim_bluez_add_adapters(struct sim_bluez *bz);
 /* clean: Powered=false, links dropped, InterfacesRemoved for every object. Otherwise it just vanishes. */
 void sim_bluez_free(struct sim_bluez *bluez, bool clean);
 GDBusConnection *sim_bluez_connection(struct sim_bluez *bluez);
