@@ -150,7 +150,7 @@ class RefusedBeforeTheBody(Api):
     def test_content_length_that_is_not_a_number_gets_400(self):
         for value in ("abc", "12abc", "-1", "+2", "2, 2", "99999999999999999999", "9" * 30):
             answer = self.exchange(request("POST", "/api/v1/bands", b"{}", (f"Content-Length: {value}",)))
-            self.assertError(answer, 400, "Content-Length")
+            self.assertError(answer, 400, f'Content-Length "{value}"' if len(value) < 24 else "Content-Length")
             self.assertTrue(answer[3].closed(), value)
         answer = self.exchange(request("POST", "/api/v1/bands", b"{}", ("Content-Length: 5000",)))
         self.assertError(answer, 413)
