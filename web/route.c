@@ -109,11 +109,30 @@ void route_query_init(struct route_query *q)
 	q->resolution = ROUTE_HOUR;
 }
 
+bool route_number(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned d = (unsigned char)*s - '0';
+
+		if (d > 9 || v > max / 10 || d > max - v * 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (v < min)
+		return false;
+	*ret = v;
+	return true;
+}
+
 static bool parse_time(const char *value, int64_t *ret)
 {
-	guint64 v;
+	uint64_t v;
 
-	if (!g_ascii_string_to_unsigned(value, 10, 0, (guint64)ROUTE_TIME_MAX, &v, NULL))
+	if (!route_number(value, 0, (uint64_t)ROUTE_TIME_MAX, &v))
 		return false;
 	*ret = (int64_t)v;
 	return true;
@@ -124,7 +143,7 @@ bool route_query_arg(struct route_query *q, const char *arg, const char **ret_er
 	const char *eq = strchr(arg, '=');
 	const char *value = eq ? eq + 1 : "";
 	size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
-	guint64 limit;
+	uint64_t limit;
 
 #define IS(name) (name_len == strlen(name) && strncmp(arg, name, name_len) == 0)
 	if (IS("from") && !q->has_from) {
@@ -151,7 +170,7 @@ bool route_query_arg(struct route_query *q, const char *arg, const char **ret_er
 	}
 	if (IS("limit") && !q->limit) {
 		*ret_error = "limit is a number 1..1000";
-		if (!g_ascii_string_to_unsigned(value, 10, 1, ROUTE_LIMIT_MAX, &limit, NULL))
+		if (!route_number(value, 1, ROUTE_LIMIT_MAX, &limit))
 			return false;
 		q->limit = (unsigned)limit;
 		return true;

@@ -229,7 +229,7 @@ static bool check_length(struct lws *wsi, struct pss *pss, bool *ret_body)
 {
 	char value[24];
 	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-	guint64 length = 0;
+	uint64_t length = 0;
 
 	*ret_body = false;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
@@ -239,8 +239,7 @@ static bool check_length(struct lws *wsi, struct pss *pss, bool *ret_body)
 	} else if (n >= (int)sizeof(value)) {
 		web_reply_error(pss, 400, "Content-Length is not a number (too long)");
 	} else if (lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-	           !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, &length, NULL)) {
-		/* What was read, escaped: a soak once saw this answer to "Content-Length: 0", never reproduced. */
+	           !route_number(value, 0, UINT64_MAX, &length)) {
 		g_autofree char *shown = g_strescape(value, NULL);
 		g_autofree char *message = g_strdup_printf("Content-Length \"%s\" (%d bytes) is not a number", shown, n);
 

@@ -149,11 +149,40 @@ static void test_bodies(void)
 	check_body("{}garbage", 2, true, true);
 }
 
+static void check_number(const char *s, uint64_t min, uint64_t max, bool ok, uint64_t want)
+{
+	uint64_t v = 12345;
+
+	if (route_number(s, min, max, &v) != ok)
+		g_error("\"%s\" in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ": not %s", s, min, max, ok ? "taken" : "refused");
+	g_assert_cmpuint(v, ==, ok ? want : 12345); /* a refusal leaves *ret alone */
+}
+
+static void test_numbers(void)
+{
+	check_number("0", 0, 10, true, 0);
+	check_number("007", 0, 10, true, 7);
+	check_number("10", 0, 10, true, 10);
+	check_number("11", 0, 10, false, 0);
+	check_number("0", 1, 10, false, 0);
+	check_number("18446744073709551615", 0, UINT64_MAX, true, UINT64_MAX);
+	check_number("18446744073709551616", 0, UINT64_MAX, false, 0);
+	check_number("18446744073709551619", 0, UINT64_MAX, false, 0); /* wraps to 3 if the check is done after */
+	check_number("99999999999999999999", 0, UINT64_MAX, false, 0);
+	check_number("253402300799", 0, (uint64_t)ROUTE_TIME_MAX, true, (uint64_t)ROUTE_TIME_MAX);
+	check_number("253402300800", 0, (uint64_t)ROUTE_TIME_MAX, false, 0);
+	check_number("5", 0, 0, false, 0);
+	for (const char *const *bad = (const char *const[]){"", "-1", "+1", " 1", "1 ", "0x1", "1e3", "1.0", "١", NULL};
+	     *bad; bad++)
+		check_number(*bad, 0, UINT64_MAX, false, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/route/paths", test_routes);
 	g_test_add_func("/route/bodies", test_bodies);
 	g_test_add_func("/route/query", test_query);
+	g_test_add_func("/route/numbers", test_numbers);
 	return g_test_run();
 }
