@@ -218,6 +218,18 @@ class World:
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
             return db.execute(sql, params).fetchall()
 
+    def db_snapshot(self, *queries):
+        """Each (sql, *params)'s rows, all read in one transaction: one state of the store, even while the daemon
+        writes (two db_rows calls can see a commit land between them)."""
+        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            rows = [db.execute(sql, params).fetchall() for sql, *params in queries]
+            db.execute("COMMIT")
+            return rows
+        finally:
+            db.close()
+
     def close(self):
         """Stops everything; returns (gateway exit code, simulator exit code)."""
         gw = self.stop_gateway() if self.gateway else 0

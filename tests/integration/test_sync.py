@@ -38,8 +38,11 @@ class Sync(Gateway):
         if wait_ready:
             self.world.wait_state(self.addr, "ready", 60)
 
+    CURSOR = "SELECT sync_cursor, last_sync FROM bands WHERE address = ?"
+    STORED = "SELECT minute, kind, intensity, steps, heart_rate FROM activity WHERE address = ? ORDER BY minute"
+
     def cursor(self):
-        rows = self.world.db_rows("SELECT sync_cursor, last_sync FROM bands WHERE address = ?", self.addr)
+        rows = self.world.db_rows(self.CURSOR, self.addr)
         return rows[0] if rows else (0, 0)
 
     def wait_synced(self, timeout=120, after=0):
@@ -53,6 +56,14 @@ class Sync(Gateway):
                             (self.world.gateway.output() if self.world.gateway else ""))
             time.sleep(0.2)
 
+    def after_last_sync(self):
+        """Now, once now's whole second is past the stored last_sync (it holds whole seconds): a sync that ends at
+        or after int(the time returned) is a later one, so wait_synced(after=int(it)) waits for the next sync."""
+        _, last = self.cursor()
+        while time.time() < last + 1:
+            time.sleep(0.05)
+        return time.time()
+
     def wait_rows(self, sql, timeout=60):
         deadline = time.monotonic() + timeout
         while not self.world.db_rows(sql):
@@ -60,8 +71,12 @@ class Sync(Gateway):
             time.sleep(0.2)
 
     def stored(self):
-        return self.world.db_rows("SELECT minute, kind, intensity, steps, heart_rate FROM activity "
-                                  "WHERE address = ? ORDER BY minute", self.addr)
+        return self.world.db_rows(self.STORED, self.addr)
+
+    def stored_with_cursor(self):
+        """(rows, cursor) of one state of the store: a sync that commits between two reads would part them."""
+        rows, cursor = self.world.db_snapshot((self.STORED, self.addr), (self.CURSOR, self.addr))
+        return rows, cursor[0][0] if cursor else 0
 
     def scripted(self, first, end):
         """The band's own record of [first, end) as rows like stored()'s."""
@@ -70,9 +85,8 @@ class Sync(Gateway):
         return [(start + 60 * i, k, i_, s, None if hr == 0xFF else hr) for i, (k, i_, s, hr) in enumerate(samples)]
 
     def assert_history_exact(self):
-        rows = self.stored()
+        rows, cursor = self.stored_with_cursor()
         self.assertTrue(rows, "no history stored")
-        cursor, _ = self.cursor()
         expected = self.scripted(0, cursor)
         self.assertEqual(len(rows), len(expected), "sample count differs from the band's record")
         for got, want in zip(rows, expected):
@@ -90,7 +104,7 @@ class History(Sync):
         self.wait_synced()
         rows = self.assert_history_exact()
         self.assertGreaterEqual(len(rows), 7 * 1440 - 10)
-        before = time.time()
+        before = self.after_last_sync()
         status, _ = self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
         self.assertIn(status, (200, 202))
         self.wait_synced(after=int(before))
@@ -105,8 +119,7 @@ class History(Sync):
         # Minutes the band records from now on come in the next sync, and only they.
         self.world.control("Walk", "(su)", self.addr, 10)
         self.world.complete_minute(self.addr)
-        time.sleep(1.1)  # last_sync holds whole seconds: the next sync ends in a later one than the first
-        before = time.time()
+        before = self.after_last_sync()
         self.world.api("POST", f"/api/v1/bands/{self.id}/actions/sync")
         self.wait_synced(after=int(before))
         self.assertGreater(self.cursor()[0], cursor)
@@ -240,8 +253,7 @@ class BrokenRounds(Sync):
             self.assertLess(time.monotonic(), deadline, self.world.gateway.output())
             time.sleep(0.2)
         self.assertEqual(self.stored(), stored, "packets of a round the gateway did not start were stored")
-        time.sleep(1.1)  # last_sync holds whole seconds
-        before = time.time()
+        before = self.after_last_sync()
         self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
         self.wait_synced(after=int(before))
         self.assert_history_exact()
@@ -417,12 +429,10 @@ class ClockLess(Sync):
         self.assertTrue(all(r[0] >= began - 120 for r in rows), rows[:3])
         self.world.control("Walk", "(su)", self.addr, 40)
         self.world.complete_minute(self.addr)
-        time.sleep(1.1)  # last_sync holds whole seconds: the next sync ends in a later one than the first
-        before = time.time()
+        before = self.after_last_sync()
         self.assertEqual(self.world.cli("sync", self.addr).returncode, 0)
         self.wait_synced(after=int(before))
-        cursor, _ = self.cursor()
-        rows = self.stored()
+        rows, cursor = self.stored_with_cursor()
         self.assertEqual(rows, self.scripted(FROM_2000, cursor))
         self.assertGreaterEqual(sum(r[3] for r in rows), 40)
         # The next ready finds the clock right: no second event.
