@@ -7,9 +7,12 @@
  *   {"type": "notification", "id": ..., "notification": {...}}  queued, sent or failed
  *   {"type": "health", "health": {...}}          at most every HEALTH_SECONDS, when it changed
  * A frame is built once and shared by every client. The client sends nothing: a message is answered with a
- * close (1008) saying so. A client that does not read is dropped once WS_QUEUE_MAX bytes wait for it. */
+ * close (1008) saying so. A client that does not read is dropped once WS_QUEUE_MAX bytes wait for it, beside
+ * WS_SNDBUF in its socket. */
 #define G_LOG_DOMAIN "bandgate-web"
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "address.h"
 #include "hub.h"
@@ -180,6 +183,18 @@ void web_live_stop(struct web *web)
 	g_clear_pointer(&web->last_health, g_free);
 }
 
+/* A fixed send buffer instead of TCP's autotuning, which lets one client that does not read hold 4 MB of kernel
+ * memory (tcp_wmem) before anything waits in its queue: 128 of them would take half a Pi's memory. And it takes
+ * thousands of frames to fill, which a slow band can need longer for than the 40 s after which a silent client is
+ * hung up anyway, so the queue's bound would never be what drops it. */
+static void fix_send_buffer(struct pss *pss)
+{
+	int size = WS_SNDBUF;
+
+	if (setsockopt(lws_get_socket_fd(pss->wsi), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) != 0)
+		g_debug("web: WebSocket client at %s keeps its send buffer: %s", pss->peer, g_strerror(errno));
+}
+
 void web_live_open(struct web *web, struct pss *pss)
 {
 	g_autoptr(GBytes) frame = NULL;
@@ -189,6 +204,7 @@ void web_live_open(struct web *web, struct pss *pss)
 	pss->out_bytes = 0;
 	pss->dropped = false;
 	lws_get_peer_simple(pss->wsi, pss->peer, sizeof(pss->peer));
+	fix_send_buffer(pss);
 	cJSON_AddItemToObject(o, "bands", api_band_views(web));
 	cJSON_AddItemToObject(o, "health", api_health(web));
 	web->clients = g_list_prepend(web->clients, pss);

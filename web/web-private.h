@@ -21,6 +21,7 @@ enum {
 	BODY_SECONDS = 10,         /* the whole body must arrive within this (lws drops one that pauses 5 s) */
 	CONNECTIONS_MAX = 128,     /* open connections, both listeners together */
 	WS_QUEUE_MAX = 256 * 1024, /* bytes waiting for a WebSocket client that does not read: then it is dropped */
+	WS_SNDBUF = 64 * 1024,     /* a WebSocket's kernel send buffer, fixed (Linux counts it double) */
 	LOGINS_RUNNING_MAX = 2,    /* password hashes being checked at once (each takes ~60 ms of a core) */
 };
 

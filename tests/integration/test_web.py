@@ -242,6 +242,7 @@ class WebSocket:
     def __init__(self, sock, host, origin=None, cookie=None):
         self.sock = sock
         self.buf = b""
+        self.received = 0  # payload bytes of the frames returned
         key = base64.b64encode(os.urandom(16)).decode()
         lines = ["GET /ws HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
@@ -295,6 +296,7 @@ class WebSocket:
             if opcode == 9:
                 self.send(payload, opcode=10)
                 continue
+            self.received += len(payload)
             return opcode, payload
 
     def message(self, timeout=30):
@@ -837,11 +839,16 @@ class Live(Web):
         self.assertEqual(reader.message()["type"], "snapshot")
         sleeper = self.ws(session, rcvbuf=4096)
         # The sleeper reads nothing more (and takes little into its socket): band frames of ~700 bytes pile up for
-        # it, one a step, until the daemon gives up on it. Up to the kernel's buffers (tcp_wmem: 4 MB) and
-        # WS_QUEUE_MAX: a few thousand steps.
+        # it, one a step, until the daemon gives up on it. The reader gets the same frames: what it read since the
+        # sleeper came is what the daemon had for the sleeper. That is bounded: WS_QUEUE_MAX (256 KiB) waiting, its
+        # socket's fixed send buffer (128 KiB) and the sleeper's receive buffer; not TCP's autotuned 4 MB, which
+        # took so many steps on a loaded machine that the 40 s hang-up of a silent client came first.
+        start = reader.received
         done = 0
         deadline = time.monotonic() + 180
         while "does not read" not in self.log():
+            piled = reader.received - start
+            self.assertLess(piled, 1024 * 1024, f"not dropped with {piled} bytes for it:\n" + self.log())
             self.assertLess(time.monotonic(), deadline, f"still not dropped after {done} changes:\n" + self.log())
             for _ in range(50):
                 self.world.control("Walk", "(su)", self.addr, 1)
