@@ -97,6 +97,14 @@ class Scenario:
         got = self.control("GetReceived", "(s)", BAND, reply="(a(xsay))")[0]
         return [(uuid, bytes(v)) for _, uuid, v in got if uuids is None or uuid in uuids]
 
+    def wait_writes(self, uuids, count, timeout=20):
+        """The band's writes to uuids, once it has count of them. A Write Command (2A06) has no answer over the
+        air: bluetoothd answers WriteValue when it queues it, so a notification is 'sent' before the band has it."""
+        deadline = time.monotonic() + timeout
+        while len(self.writes(uuids)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.writes(uuids)
+
     def wait_band(self, predicate, what, timeout=30):
         deadline = time.monotonic() + timeout
         while not predicate(self.band()):
@@ -354,7 +362,7 @@ class Scenario:
         # pattern ff <on LE16> <off LE16> <count>: 300 ms on, 600 ms off, three times.
         want = [(NEW_ALERT, b"\x05\x01" + ALERT_TEXT.encode()), (ALERT_LEVEL, b"\x01"),
                 (ALERT_LEVEL, b"\xff\x2c\x01\x58\x02\x03")]
-        got = self.writes([NEW_ALERT, ALERT_LEVEL])
+        got = self.wait_writes([NEW_ALERT, ALERT_LEVEL], len(want))
         check(got == want, f"the band received {got}")
         alerts = self.control("GetAlerts", "(s)", BAND, reply="(a(xyysb))")[0]
         check([(c, t) for _, c, _, t, _ in alerts] == [(5, ALERT_TEXT), (255, "")], f"the screen showed {alerts}")
@@ -403,15 +411,15 @@ class Scenario:
             result = json.loads(payload)
             check(result.get("ok") is True and result.get("error") is None and
                   isinstance(result.get("notification"), int), f"vibrate result {payload}")
-            # Sent once the band has played the pattern (2.7 s); the status goes out on .../notification.
+            # Sent once bluetoothd has queued the pattern's Write Command; the status goes out on .../notification.
             note = result["notification"]
             self.wait_message(sub, f"{base}/notification",
                               lambda r, p: (lambda n: n["id"] == note and n["status"] == "sent")(json.loads(p)),
                               f"notification {note} sent")
             check(self.rows("SELECT source, kind, status FROM notifications WHERE id = ?", note) ==
                   [("mqtt", "vibrate", "sent")], f"notification {note}: {self.rows('SELECT * FROM notifications')}")
-            check(self.writes([NEW_ALERT, ALERT_LEVEL]) == [(ALERT_LEVEL, VIBRATE)],
-                  f"the band received {self.writes([NEW_ALERT, ALERT_LEVEL])}")
+            got = self.wait_writes([NEW_ALERT, ALERT_LEVEL], 1)
+            check(got == [(ALERT_LEVEL, VIBRATE)], f"the band received {got}")
         finally:
             sub.stop()
             with open(os.path.join(self.out, "mosquitto_sub.log"), "w") as f:
