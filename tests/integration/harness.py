@@ -91,6 +91,19 @@ class Process:
             return "\n".join(self.lines)
 
 
+def db_snapshot(database, *queries):
+    """Each (sql, *params)'s rows, all read in one transaction: one state of the store, even while the daemon
+    writes (two separate reads can see a commit land between them)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        rows = [db.execute(sql, params).fetchall() for sql, *params in queries]
+        db.execute("COMMIT")
+        return rows
+    finally:
+        db.close()
+
+
 class World:
     def __init__(self, sim_args=()):
         self.dir = tempfile.mkdtemp(prefix="bandgate-it.")
@@ -219,16 +232,7 @@ class World:
             return db.execute(sql, params).fetchall()
 
     def db_snapshot(self, *queries):
-        """Each (sql, *params)'s rows, all read in one transaction: one state of the store, even while the daemon
-        writes (two db_rows calls can see a commit land between them)."""
-        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, isolation_level=None)
-        try:
-            db.execute("BEGIN")
-            rows = [db.execute(sql, params).fetchall() for sql, *params in queries]
-            db.execute("COMMIT")
-            return rows
-        finally:
-            db.close()
+        return db_snapshot(self.database, *queries)
 
     def close(self):
         """Stops everything; returns (gateway exit code, simulator exit code)."""

@@ -41,17 +41,35 @@ mkdir -p /run/dbus /var/lib/bluetooth
 dbus-daemon --system --fork || fail "dbus-daemon"
 
 # btvirt must live as long as the test; hci0 = 00:AA:01:00:00:00 (the gateway), hci1 = 00:AA:01:01:00:01 (the band).
-btvirt -l2 >"$OUT/btvirt.log" 2>&1 &
-i=0
-while [ ! -e /sys/class/bluetooth/hci1 ]; do
-  i=$((i + 1)); [ $i -gt 100 ] && fail "btvirt made no hci1"; sleep 0.1
-done
+# On a loaded host the guest can stall long enough that the kernel's HCI Reset to one of them times out ("hci0:
+# Opcode 0x0c03 failed: -110"): that controller never finishes its setup and bluetoothd never sees it. Then both
+# go and come again, at most three times.
+serves() {
+  dbus-send --system --print-reply --dest=org.bluez "/org/bluez/$1" org.freedesktop.DBus.Properties.Get \
+    string:org.bluez.Adapter1 string:Address >/dev/null 2>&1
+}
 btmon -P >"$OUT/btmon.log" 2>&1 &
-/usr/libexec/bluetooth/bluetoothd -n -d >"$OUT/bluetoothd.log" 2>&1 &
-i=0
-until dbus-send --system --print-reply --dest=org.bluez /org/bluez/hci1 org.freedesktop.DBus.Properties.Get \
-    string:org.bluez.Adapter1 string:Address >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -gt 150 ] && fail "bluetoothd did not serve hci1"; sleep 0.1
+try=1
+while :; do
+  btvirt -l2 >>"$OUT/btvirt.log" 2>&1 &
+  i=0
+  while [ ! -e /sys/class/bluetooth/hci1 ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "btvirt made no hci1"; sleep 0.1
+  done
+  /usr/libexec/bluetooth/bluetoothd -n -d >>"$OUT/bluetoothd.log" 2>&1 &
+  i=0
+  until serves hci0 && serves hci1; do
+    i=$((i + 1)); [ $i -gt 300 ] && break; sleep 0.1
+  done
+  serves hci0 && serves hci1 && break
+  [ $try -ge 3 ] && fail "bluetoothd did not serve hci0 and hci1 ($try tries)"
+  say "bluetoothd does not serve both controllers (try $try): $(dmesg | grep 'Bluetooth: hci[0-9]' | tail -n 2 | tr '\n' ' ')"
+  kill "$(pidof bluetoothd)" "$(pidof btvirt)" 2>/dev/null
+  i=0
+  while [ -e /sys/class/bluetooth/hci0 ] || [ -e /sys/class/bluetooth/hci1 ] || pidof bluetoothd >/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "btvirt's controllers did not go"; sleep 0.1
+  done
+  try=$((try + 1))
 done
 say "bluetoothd up on hci0 and hci1"
 

@@ -21,7 +21,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Process, api_request  # noqa: E402  (tests/integration/harness.py, copied beside)
+from harness import Process, api_request, db_snapshot  # noqa: E402  (tests/integration/harness.py, copied beside)
 
 import json  # noqa: E402
 
@@ -334,11 +334,14 @@ class Scenario:
                 break
             check(time.monotonic() < deadline, f"never synced (cursor {cursor}, last {last})")
             time.sleep(0.2)
+        # The rows and the cursor of one state of the store: a sync may commit more while this reads.
+        stored, cursor_row = db_snapshot(self.database, ("SELECT minute, kind, intensity, steps, heart_rate FROM "
+                                                         "activity WHERE address = ? ORDER BY minute", BAND),
+                                         ("SELECT sync_cursor FROM bands WHERE address = ?", BAND))
+        cursor = cursor_row[0][0]
         # The stored minutes end before the cursor; GetHistory's end is inclusive.
         start, samples = self.control("GetHistory", "(sxx)", BAND, 0, cursor - 1, reply="(xa(yyyy))")
         expected = [(start + 60 * i, k, n, s, None if hr == 255 else hr) for i, (k, n, s, hr) in enumerate(samples)]
-        stored = self.rows("SELECT minute, kind, intensity, steps, heart_rate FROM activity WHERE address = ? "
-                           "ORDER BY minute", BAND)
         check(stored == expected, f"stored {len(stored)} samples, the band recorded {len(expected)}; first "
                                   f"difference at {next((i for i, (a, b) in enumerate(zip(stored, expected)) if a != b), None)}")
         scripted = [(self.scripted_start + 60 * i, k, n, s, None if hr == 255 else hr)

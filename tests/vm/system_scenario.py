@@ -423,8 +423,15 @@ class Scenario:
         s = self.show("ActiveState", "Result", "ExecMainCode", "ExecMainStatus")
         check(s == {"ActiveState": "inactive", "Result": "success", "ExecMainCode": "1", "ExecMainStatus": "0"},
               f"not a clean stop: {s}")
-        journal = self.journal_since(cursor)
-        own = run("journalctl", f"_SYSTEMD_INVOCATION_ID={invocation}", "-o", "cat", "--no-pager").stdout
+        # journald reads bandgate's stdout on its own time: its last lines may land after systemctl returned.
+        deadline = time.monotonic() + 20
+        while True:
+            journal = self.journal_since(cursor)
+            own = run("journalctl", f"_SYSTEMD_INVOCATION_ID={invocation}", "-o", "cat", "--no-pager").stdout
+            if ("stopping" in own and "stopped" in own and "Deactivated successfully" in journal) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         check("stopping" in own and "stopped" in own, f"bandgate's own stop lines missing:\n{own[-1500:]}")
         check("Deactivated successfully" in journal and "SIGKILL" not in journal and "Failed" not in journal,
               f"the journal of the stop:\n{journal}")
@@ -454,7 +461,9 @@ class Scenario:
         _, seen = self.wait_ready(180)
         # The scenario starts late in the boot, when the band may be ready already: the journal has the times.
         started = int(s["ExecMainStartTimestampMonotonic"]) / 1e6
-        ready = self.ready_in_journal(started)
+        deadline = time.monotonic() + 20  # journald may not have read the line yet
+        while (ready := self.ready_in_journal(started)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         check(ready is not None, "no transition to ready in the journal of bandgate")
         self.timing("boot (kernel start) to bandgate started", started)
         self.timing("bandgate started by the boot to ready (journal)", ready - started)
