@@ -6,6 +6,7 @@ Run by ctest with BANDGATE and BANDGATE_SIM set to the binaries."""
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -89,6 +90,28 @@ class Process:
     def output(self):
         with self.cond:
             return "\n".join(self.lines)
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now, below the kernel's ephemeral range (ip_local_port_range): no process's
+    outgoing connection takes it as its source port before a server binds it, or between its stop and restart.
+    Drawn at random, so that two suites on one machine seldom try the same one."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # the usual Linux default
+    top = min(low, 65536) - 1
+    bottom = max(1024, top - 12000)
+    rnd = random.SystemRandom()
+    while True:
+        port = rnd.randrange(bottom, top)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def db_snapshot(database, *queries):

@@ -27,7 +27,7 @@ import unittest
 import zoneinfo
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import World  # noqa: E402
+from harness import World, free_port  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 HASH = None  # made once by `bandgate passwd --stdin` (setUpModule)
@@ -50,12 +50,6 @@ def make_hash(password):
         assert r.returncode == 0, r.stderr
         with open(os.path.join(d, "web-password")) as f:
             return f.read().strip()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def band_id(address):
