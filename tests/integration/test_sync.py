@@ -455,8 +455,13 @@ class HeartRate(Sync):
             time.sleep(0.2)
         r = self.world.cli("heart-rate", self.addr)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        hr_writes = [bytes(v) for _, u, v in self.world.writes(self.addr) if u == HR_CTRL]
-        self.assertEqual(hr_writes[-3:], [bytes.fromhex("150100"), bytes.fromhex("150200"), bytes.fromhex("150201")])
+        # The command is answered once the measurement is asked for; its writes may still be on their way.
+        want = [bytes.fromhex("150100"), bytes.fromhex("150200"), bytes.fromhex("150201")]
+        deadline = time.monotonic() + 20
+        while (hr_writes := [bytes(v) for _, u, v in self.world.writes(self.addr) if u == HR_CTRL])[-3:] != want \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(hr_writes[-3:], want)
         self.wait_rows("SELECT 1 FROM heart_rate WHERE bpm = 93", timeout=20)
         self.assertEqual(self.world.state(self.addr).get("heart_rate"), 93)
         # A reading the band sends damaged is refused with an event, and the stored one stays.
@@ -518,6 +523,8 @@ class Alerts(Sync):
         while any(r[4] != "sent" for r in self.rows()):
             self.assertLess(time.monotonic(), deadline, f"{self.rows()}\n" + self.world.gateway.output())
             time.sleep(0.2)
+        # 'sent' is stored when the band answers the text; the level is written after that.
+        self.wait_write(ALERT_LEVEL, b"\x01")
         writes = [(u, bytes(v)) for _, u, v in self.world.writes(self.addr) if u in (NEW_ALERT, ALERT_LEVEL)]
         self.assertEqual(writes, [(NEW_ALERT, b"\x05\x01Slow link"), (ALERT_LEVEL, b"\x01")])
 
@@ -537,6 +544,12 @@ class Alerts(Sync):
             self.assertLess(time.monotonic(), deadline, f"{self.rows()}\n" + self.world.gateway.output())
             time.sleep(0.1)
 
+    def wait_band(self, predicate, what):
+        deadline = time.monotonic() + 20
+        while not predicate(self.world.band(self.addr)):
+            self.assertLess(time.monotonic(), deadline, f"never {what}: {self.world.band(self.addr)}")
+            time.sleep(0.01)
+
     def wait_write(self, uuid, value):
         deadline = time.monotonic() + 20
         while (uuid, value) not in [(u, bytes(v)) for _, u, v in self.world.writes(self.addr)]:
@@ -554,11 +567,11 @@ class Alerts(Sync):
             self.world.control("ClearReceived", "(s)", self.addr)
             ready_count = self.connections()
             if after_level is None:
-                # The band answers (and so receives) a write request only after 1.5 s: drop before that.
-                self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 1500))
+                # The band answers (and so receives) a write request only after a minute: the drop comes first.
+                self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 60000))
             self.assertEqual(self.notify({"text": text, "category": "sms"})[0], 202)
             if after_level is None:
-                time.sleep(0.5)  # inside the band's 1.5 s: the text is still unanswered, whatever the load
+                self.wait_band(lambda band: band["att-pending"] == 1, "the text's write, held unanswered")
                 self.world.control("SetFault", "(ssv)", self.addr, "att-delay-ms", GLib.Variant("u", 0))
             elif after_level == 0.0:
                 self.wait_write(NEW_ALERT, b"\x05\x01" + text.encode())

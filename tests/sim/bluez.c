@@ -1025,6 +1025,13 @@ static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *v
 	r->offset = offset;
 }
 
+unsigned sim_bluez_att_pending(const struct band_slot *slot)
+{
+	const struct device *dev = slot->link;
+
+	return dev ? dev->att_pending->len : 0;
+}
+
 static void att_fail_pending(struct device *dev)
 {
 	for (guint i = 0; i < dev->att_pending->len; i++) {
