@@ -62,7 +62,8 @@ class Child {
 				this.wake();
 				resolve(code);
 			};
-			this.proc.on("exit", (code, signal) => end(code ?? signal));
+			/* "close", not "exit": it comes after the last of the output, which waitLine and the logs read. */
+			this.proc.on("close", (code, signal) => end(code ?? signal));
 			this.proc.on("error", (e) => {
 				this.lines.push(`${name}: ${e.message}`);
 				end(e.code || "error");
@@ -236,11 +237,13 @@ export class World {
 				throw new Error(`bandgate did not start:\n${log}`);
 			this.port = 0;
 		}
-		const m = this.gateway.lines.join("\n").match(/the dashboard's password is (\S+)/);
-		if (m)
+		/* The daemon logs the password before it serves, but the answer on the socket can reach us before the
+		 * line in the pipe does: the line is waited for, not looked up. */
+		if (!this.password) {
+			const m = await this.gateway.waitLine(/the dashboard's password is (\S+)/, 10000)
+				.catch((e) => { throw new Error(`bandgate's first start logged no password: ${e.message}`); });
 			this.password = m[1];
-		if (!this.password)
-			throw new Error(`bandgate's first start logged no password:\n${this.gateway.output()}`);
+		}
 		return this.gateway;
 	}
 
