@@ -1025,11 +1025,18 @@ static void att_answer(struct gatt_chr *c, GDBusMethodInvocation *inv, GBytes *v
 	r->offset = offset;
 }
 
-unsigned sim_bluez_att_pending(const struct band_slot *slot)
+GVariant *sim_bluez_att_pending(const struct band_slot *slot)
 {
 	const struct device *dev = slot->link;
+	GVariantBuilder b;
 
-	return dev ? dev->att_pending->len : 0;
+	g_variant_builder_init(&b, G_VARIANT_TYPE_STRING_ARRAY);
+	for (guint i = 0; dev && i < dev->att_pending->len; i++) {
+		const struct att_reply *r = dev->att_pending->pdata[i];
+
+		g_variant_builder_add(&b, "s", r->c->def->uuid);
+	}
+	return g_variant_builder_end(&b);
 }
 
 static void att_fail_pending(struct device *dev)

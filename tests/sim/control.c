@@ -111,7 +111,7 @@ static GVariant *band_state(struct band_slot *slot)
 	g_variant_builder_add(&b, "{sv}", "rebooting", g_variant_new_boolean(st.rebooting));
 	g_variant_builder_add(&b, "{sv}", "visible-while-connected", g_variant_new_boolean(st.visible_while_connected));
 	g_variant_builder_add(&b, "{sv}", "rssi", g_variant_new_int16(sim_band_rssi(band)));
-	g_variant_builder_add(&b, "{sv}", "att-pending", g_variant_new_uint32(sim_bluez_att_pending(slot)));
+	g_variant_builder_add(&b, "{sv}", "att-pending", sim_bluez_att_pending(slot));
 	g_variant_builder_add(&b, "{sv}", "cccd", g_variant_builder_end(&cccd));
 	g_variant_builder_add(&b, "{sv}", "alerts-shown", g_variant_new_uint32(st.alerts_shown));
 	g_variant_builder_add(&b, "{sv}", "history-rounds", g_variant_new_uint32(st.history_rounds));

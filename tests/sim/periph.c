@@ -126,10 +126,10 @@ bool sim_bluez_set_fault(struct sim_bluez *front, const char *adapter, const cha
 	return false;
 }
 
-unsigned sim_bluez_att_pending(const struct band_slot *slot)
+GVariant *sim_bluez_att_pending(const struct band_slot *slot)
 {
 	(void)slot;
-	return 0; /* bluetoothd answers the ATT requests here: no att-delay-ms */
+	return g_variant_new_strv(NULL, 0); /* bluetoothd answers the ATT requests here: no att-delay-ms */
 }
 
 static void call_done(GObject *source, GAsyncResult *res, gpointer user_data)

@@ -74,8 +74,9 @@ void sim_bluez_band_notify(struct sim_bluez *bluez, struct band_slot *slot, enum
 void sim_bluez_band_dropped(struct sim_bluez *bluez, struct band_slot *slot);
 void sim_bluez_band_advert_changed(struct sim_bluez *bluez, struct band_slot *slot);
 void sim_bluez_band_removed(struct sim_bluez *bluez, struct band_slot *slot);
-/* Reads and Write Requests on the band's link that att-delay-ms holds unanswered now; 0 without a link. */
-unsigned sim_bluez_att_pending(const struct band_slot *slot);
+/* The characteristics (UUIDs, one per request) of the reads and Write Requests on the band's link that
+ * att-delay-ms holds unanswered now; floating "as", empty without a link. */
+GVariant *sim_bluez_att_pending(const struct band_slot *slot);
 /* Power lost or restored without a client asking. Returns false for an unknown adapter ("hci0"). */
 bool sim_bluez_set_powered(struct sim_bluez *bluez, const char *adapter, bool powered);
 /* fault: "start-discovery-busy" or "power-on-fails", for the next count calls; false: no such adapter or fault. */
