@@ -958,16 +958,21 @@ async function startScan() {
 		"No new band found. Is it close, charged, and not connected to a phone?");
 }
 
-/* Rows are kept by address across polls (a band advertises now and then), strongest signal first; the
- * bands the gateway already manages are not offered. */
+/* Rows are kept by address across polls (a band advertises now and then); the bands the gateway already
+ * manages are not offered. A new row takes its place by signal, strongest first, and then stays put: a row
+ * moved while the pointer is on it loses the click (Chromium drops a click whose button left the page between
+ * press and release, and a re-sort on every poll did just that to Add). */
 function renderScan(list) {
 	if (!Array.isArray(list) || !app.started)
 		return;
+	const results = byId("scan-results");
+	const rssiOf = (li) => Number(li.dataset.rssi) || -999;
 	for (const s of list) {
 		if (!s || typeof s.address !== "string")
 			continue;
 		let li = app.scanRows.get(s.address);
-		if (!li) {
+		const fresh = !li;
+		if (fresh) {
 			li = clone("scan-template");
 			li.dataset.address = s.address;
 			const add = part(li, "add");
@@ -979,10 +984,9 @@ function renderScan(list) {
 		part(li, "name").textContent = s.name || "Unnamed band";
 		part(li, "address").textContent = s.address;
 		part(li, "rssi").textContent = isNum(s.rssi) ? `${s.rssi} dBm` : "";
+		if (fresh)
+			results.insertBefore(li, [...results.children].find((x) => rssiOf(x) < rssiOf(li)) || null);
 	}
-	const rows = [...app.scanRows.values()].sort((x, y) => (Number(y.dataset.rssi) || -999) -
-		(Number(x.dataset.rssi) || -999));
-	byId("scan-results").replaceChildren(...rows.filter((li) => !li.hidden));
 }
 
 async function addBand(address, button) {
