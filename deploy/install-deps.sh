@@ -37,7 +37,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 # (its lws_config.h differs only in LWS_INSTALL_LIBDIR, a path the library uses itself), so the foreign runtime
 # library is installed and the foreign package's pkg-config file and .so link are unpacked beside it, under
 # /usr/lib/<triplet>; the native header serves both. build-deb.sh then builds with -d (dpkg-checkbuilddeps
-# cannot know this).
+# cannot know this). Unpacked, that package brings none of its dependencies, so the one its pkg-config file
+# names (Requires: libcap) is installed here by hand: libcap-dev.
 cross() {
   arch=$1
   triplet=$(dpkg-architecture -a "$arch" -qDEB_HOST_MULTIARCH)
@@ -46,7 +47,7 @@ cross() {
     $SUDO rm -f /var/lib/apt/periodic/bandgate-update-stamp
   fi
   libs="libglib2.0-dev libmosquitto-dev libsqlite3-dev libcjson-dev libssl-dev libsystemd-dev libcrypt-dev
- libwebsockets17 libwebsockets-evlib-glib"
+ libwebsockets17 libwebsockets-evlib-glib libcap-dev"
   want=
   for p in $libs; do
     dpkg-query -W -f='${Status}' "$p:$arch" 2>/dev/null | grep -q 'install ok installed' || want="$want $p:$arch"
