@@ -460,17 +460,26 @@ scenario("h. scan finds a second band, Add manages it and it becomes ready", {
 	assert.equal(await page.locator(`[data-testid="scan-row"][data-address="${first}"]`).isVisible(), false,
 		"a band the gateway manages is not offered");
 	await shoot("found");
-	/* Add is pressed and held across a poll of the list, as a slow finger would: the row must stay in the page
-	 * under it, or the click is lost (the list re-sorted itself on every poll once, and Add did nothing). */
+	/* Add is pressed and held across a poll of the list, as a slow finger would: the button must stay in the
+	 * page, the same element, or the click is lost (the list re-sorted itself on every poll once, and Add did
+	 * nothing). The rest of the page may move meanwhile (the first band's card grows as its first sync's events
+	 * come in), so the pointer follows the button before the release, as a finger stays on what it pressed. */
 	await page.evaluate(() => {
 		window.scanRenders = 0;
 		new MutationObserver(() => window.scanRenders++).observe(document.getElementById("scan-results"),
 			{ childList: true, subtree: true, characterData: true });
 	});
-	const box = await row.getByTestId("add").boundingBox();
-	await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+	const add = row.getByTestId("add");
+	const pressed = await add.elementHandle();
+	const centre = async () => {
+		const box = await add.boundingBox();
+		await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+	};
+	await centre();
 	await page.mouse.down();
 	await waitFor(() => page.evaluate(() => window.scanRenders > 0), "a poll of the scan list during the press");
+	assert.ok(await add.evaluate((now, before) => now === before, pressed), "the poll replaced the pressed Add");
+	await centre();
 	await page.mouse.up();
 	await expectText(row.getByTestId("add"), "Added");
 	await expectVisible(card(page, second));
