@@ -278,12 +278,27 @@ scenario("a. log in: a wrong password shows the error, the right one opens the d
 		assert.ok(cookies.length === 1 && cookies[0].httpOnly && cookies[0].sameSite === "Strict",
 			`one HttpOnly SameSite=Strict session cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
 
-		/* A reload keeps the session; logging out brings the form back, and a reload keeps it there. */
+		/* A reload keeps the session; logging out brings the form back, and a reload keeps it there. The chart's
+		 * request after the reload is held in the browser until the logout is done, as a slow gateway would:
+		 * the page must drop it, not let it reach the gateway after the logout (a 401 on the console, and the
+		 * form saying the session had ended if that 401 came first). */
+		const held = [];
+		let heldOne;
+		const chartHeld = new Promise((resolve) => { heldOne = resolve; });
+		await page.route(/\/api\/v1\/bands\/[^/]+\/activity\?/, (route) => { held.push(route); heldOne(); });
 		await page.reload();
 		await expectState(page, addr, "ready");
 		assert.equal(await page.getByTestId("login").isVisible(), false);
+		await chartHeld;
+		const chartRequest = held[0].request();
 		await page.getByTestId("logout").click();
 		await expectVisible(page.getByTestId("login"));
+		await page.unroute(/\/api\/v1\/bands\/[^/]+\/activity\?/);
+		for (const route of held)
+			await route.continue().catch(() => {}); /* an aborted request has nothing left to continue */
+		const answer = await chartRequest.response().catch(() => null);
+		assert.ok(answer === null, `the chart's request outlived the logout and was answered ${answer?.status()}`);
+		assert.match(chartRequest.failure()?.errorText || "", /ABORTED/, "the logout aborted the chart's request");
 		assert.equal(await card(page, addr).count(), 0, "the cards go with the session");
 		assert.equal(await page.getByTestId("login-note").isVisible(), false, "a logout needs no explanation");
 		await page.reload();

@@ -20,6 +20,7 @@ const HOUR_S = 3600;
 const app = {
 	csrf: null,
 	started: false,        /* the dashboard is shown and the socket wanted */
+	session: null,         /* AbortController of the shown dashboard's requests; stopDashboard aborts them */
 	bands: new Map(),      /* band id → the card's record (see newCard) */
 	health: null,
 	healthAt: 0,           /* Date.now() when health arrived, so the uptime keeps counting */
@@ -125,9 +126,10 @@ function setText(el, text) {
 
 /* ---- the API ---- */
 
-/* One request. Never throws: a gateway that does not answer is status 0 with a sentence in error. */
-async function request(method, path, body) {
-	const opts = { method, credentials: "same-origin", headers: {} };
+/* One request. Never throws: a gateway that does not answer is status 0 with a sentence in error; a request
+ * aborted through signal is status 0 with aborted set and no error, since nobody waits for its answer. */
+async function request(method, path, body, signal) {
+	const opts = { method, credentials: "same-origin", headers: {}, signal };
 	if (method !== "GET") {
 		if (app.csrf && path !== "/login")
 			opts.headers["X-CSRF-Token"] = app.csrf;
@@ -138,6 +140,8 @@ async function request(method, path, body) {
 	try {
 		res = await fetch(API + path, opts);
 	} catch {
+		if (signal?.aborted)
+			return { status: 0, ok: false, aborted: true, data: null, error: null, headers: new Headers() };
 		return { status: 0, ok: false, data: null, error: "The gateway did not answer.", headers: new Headers() };
 	}
 	let data = null;
@@ -162,11 +166,13 @@ async function refreshCsrf() {
 }
 
 /* A request of the logged-in page: a 403 (say, a token rotated by a login elsewhere) is retried once with a
- * fresh token, and a 401 means the session is gone, so the login form comes back. */
+ * fresh token, and a 401 means the session is gone, so the login form comes back. It belongs to the dashboard
+ * shown when it starts: stopDashboard aborts it, so none outlives a logout to meet the ended session. */
 async function call(method, path, body) {
-	let r = await request(method, path, body);
+	const signal = app.session?.signal;
+	let r = await request(method, path, body, signal);
 	if (r.status === 403 && method !== "GET" && await refreshCsrf())
-		r = await request(method, path, body);
+		r = await request(method, path, body, signal);
 	if (r.status === 401)
 		showLogin(SESSION_ENDED);
 	return r;
@@ -196,6 +202,7 @@ function showDashboard() {
 	if (app.started)
 		return;
 	app.started = true;
+	app.session = new AbortController();
 	app.backoff = BACKOFF_MIN_MS;
 	wsConnect();
 	loadHealth();
@@ -204,6 +211,8 @@ function showDashboard() {
 /* Everything a session showed goes: cards, their timers, the socket, the scan. */
 function stopDashboard() {
 	app.started = false;
+	app.session?.abort();
+	app.session = null;
 	clearTimeout(app.reconnectTimer);
 	if (app.ws) {
 		const ws = app.ws;
@@ -246,7 +255,10 @@ async function onLogin(event) {
 	}
 }
 
+/* The dashboard stops first: a request of its still in flight would otherwise reach the gateway after the
+ * logout, come back 401 and, if it came back first, tell the person their session had ended. */
 async function onLogout() {
+	stopDashboard();
 	await call("POST", "/logout", {});
 	app.csrf = null;
 	showLogin();
