@@ -65,6 +65,10 @@ while [ "$i" -le "$soak" ]; do
   wait $a || ra=$?
   wait $b || rb=$?
   for v in release asan; do
+    # the browser test's pictures of a failed scenario; the next round's run deletes them
+    for f in build/$v/screenshots/FAILED-*.png; do
+      [ -e "$f" ] && cp "$f" "build/soak/$v-$i-${f##*/}"
+    done
     grep -h "tests passed" "build/soak/$v-$i.log" | sed "s/^/soak round $i $v: /"
     grep -h "(Failed)\|(Timeout)\|(SEGFAULT)\|(Subprocess aborted)" "build/soak/$v-$i.log" | sed "s/^/soak round $i $v: /" || true
   done
